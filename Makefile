@@ -1,0 +1,51 @@
+# Bastion: `make run` starts the development server, `make test` runs every check.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+FLASK  := BASTION_CONFIG=development FLASK_APP=app $(BIN)/flask
+
+.PHONY: run test lint install install-dev assets db bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed-run: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@ $(VENV)/.installed-run
+
+install: $(VENV)/.installed-run
+install-dev: $(VENV)/.installed-dev
+
+## run: install, build assets, migrate SQLite, serve on http://127.0.0.1:5000
+run: install
+	$(FLASK) assets build
+	$(FLASK) db upgrade
+	$(FLASK) run --host 127.0.0.1 --port 5000 --debug
+
+## test: the whole suite with branch coverage, then ruff and bandit
+test: install-dev
+	$(BIN)/python -m pytest --cov --cov-report=term
+	$(MAKE) lint
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/bandit --quiet -c pyproject.toml -r app wsgi.py
+
+assets: install
+	$(FLASK) assets build
+
+db: install
+	$(FLASK) db upgrade
+
+## bench: our home page against a bare Flask app under the same gunicorn
+bench: install-dev
+	$(BIN)/python bench/home_vs_bare.py
+
+clean:
+	rm -rf $(VENV) app/static/dist .pytest_cache .ruff_cache .coverage htmlcov

@@ -1,0 +1,134 @@
+"""Bastion: a secure-by-default Flask + Bootstrap application foundation.
+
+``create_app`` is the application factory (Flask docs, "Application
+Factories"); it does nothing but call the small ``register_*`` steps below.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+from dotenv import load_dotenv
+from flask import Flask
+
+from app.config import (
+    INSTANCE_PATH,
+    PROJECT_ROOT,
+    Config,
+    ConfigError,
+    apply_environment,
+    load_dev_secret_key,
+    select_config,
+    settable_keys,
+)
+
+__all__ = ["ConfigError", "create_app"]
+
+
+def create_app(config: str | Mapping[str, Any] | None = None) -> Flask:
+    """Create and configure the application.
+
+    :param config: a config name (``development``, ``testing``,
+        ``production``), or a mapping of settings to apply on top of the
+        class named by ``BASTION_CONFIG`` (or by a ``BASTION_CONFIG`` key in
+        the mapping).  ``None`` uses ``BASTION_CONFIG`` (default: production).
+    :returns: the Flask application.
+    :raises ConfigError: when a setting is missing or malformed (for
+        example production without ``SECRET_KEY``).
+    """
+    app = Flask(__name__, instance_path=str(INSTANCE_PATH))
+    config_class = register_config(app, config)
+    register_logging(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_template_helpers(app)
+    register_commands(app)
+    app.logger.debug("Bastion started with %s", config_class.__name__)
+    return app
+
+
+def register_config(app: Flask, config: str | Mapping[str, Any] | None) -> type[Config]:
+    """Load the config class, then the environment (and ``.env``), then ``config`` overrides.
+
+    The testing config ignores the environment and ``.env`` so that the
+    suite is hermetic: a developer's ``DATABASE_URL`` never reaches a test.
+    """
+    overrides: Mapping[str, Any] = {}
+    name: str | None = None
+    if isinstance(config, str):
+        name = config
+    elif config is not None:
+        overrides = config
+        name = overrides.get("BASTION_CONFIG")
+    if (name or os.environ.get("BASTION_CONFIG", "")).strip().lower() != "testing":
+        load_dotenv(PROJECT_ROOT / ".env", override=False)
+    config_class = select_config(name)
+    app.config.from_object(config_class)
+    if config_class.ENV_NAME != "testing":
+        apply_environment(app.config, os.environ, settable_keys(config_class))
+    app.config.update(overrides)
+    load_dev_secret_key(app.config)
+    config_class.validate(app.config)
+    if isinstance(app.config.get("PERMANENT_SESSION_LIFETIME"), int):
+        from datetime import timedelta
+
+        app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(
+            seconds=app.config["PERMANENT_SESSION_LIFETIME"]
+        )
+    return config_class
+
+
+def register_logging(app: Flask) -> None:
+    """Send ``bastion.*`` and ``flask-limiter`` logs to stderr, one line each."""
+    level = getattr(logging, str(app.config["LOG_LEVEL"]).upper(), logging.INFO)
+    for name in ("bastion", "flask-limiter"):
+        logger = logging.getLogger(name)
+        logger.setLevel(level)
+        if not any(getattr(h, "_bastion", False) for h in logger.handlers):
+            handler = logging.StreamHandler(sys.stderr)
+            handler.setFormatter(
+                logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
+            )
+            handler._bastion = True  # type: ignore[attr-defined]
+            logger.addHandler(handler)
+        logger.propagate = app.testing  # tests read records through caplog
+
+
+def register_extensions(app: Flask) -> None:
+    """Bind the extensions, the security layer and the asset pipeline."""
+    from app.assets import init_assets
+    from app.extensions import assets, bootstrap, compress, csrf, db, limiter, migrate
+    from app.models import load_models
+    from app.security import init_security
+
+    load_models()
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
+    bootstrap.init_app(app)
+    init_security(app, limiter=limiter, csrf=csrf, compress=compress)
+    init_assets(app, assets)
+
+
+def register_blueprints(app: Flask) -> None:
+    """Register the blueprints (each one's routes live in its own package)."""
+    from app.main import bp as main_bp
+    from app.main.health import bp as health_bp
+
+    app.register_blueprint(health_bp)
+    app.register_blueprint(main_bp)
+
+
+def register_template_helpers(app: Flask) -> None:
+    """Globals every template may use."""
+    app.jinja_env.globals["site_name"] = app.config["SITE_NAME"]
+
+
+def register_commands(app: Flask) -> None:
+    """Add the ``flask`` command groups of :mod:`app.cli`."""
+    from app.cli import init_cli
+
+    init_cli(app)

@@ -1,0 +1,174 @@
+"""CSS and JavaScript bundles: merged, minified, content-hashed, with SRI.
+
+Flask-Assets (webassets) builds four bundles into ``app/static/dist/``:
+
+* ``vendor_css`` / ``vendor_js``: Bootstrap 5.3 (and Popper) taken from the
+  Bootstrap-Flask package, so the app works with no internet and no CDN;
+* ``custom_css`` / ``custom_js``: ``app/static/src/css/*.css`` and
+  ``app/static/src/js/*.js``.
+
+Each file is named ``<bundle>-<hash>.min.<ext>``; ``dist/manifest.json``
+maps bundles to hashes.  Templates call ``asset_url(name)`` and
+``asset_sri(name)``.  Outside development the file names and their
+``sha384`` integrity values are read once at start-up, so no request ever
+stats, hashes or rebuilds a file; hashed files are served with
+``Cache-Control: public, max-age=31536000, immutable``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import flask_bootstrap
+from flask import Flask, Response, request, url_for
+from flask_assets import Bundle, Environment
+
+VENDOR_DIR = Path(flask_bootstrap.__file__).resolve().parent / "static" / "bootstrap5"
+
+#: A file name that carries a content hash, so it can be cached forever.
+HASHED_NAME_RE = re.compile(r"^dist/[\w.-]+-[0-9a-f]{8,}\.min\.(?:css|js)$")
+
+
+class AssetsNotBuiltError(RuntimeError):
+    """The bundles have not been built (run ``flask assets build``)."""
+
+
+def make_bundles() -> dict[str, Bundle]:
+    """Return the bundle definitions, keyed by the name templates use."""
+    return {
+        "vendor_css": Bundle(
+            str(VENDOR_DIR / "css" / "bootstrap.min.css"),
+            filters="rcssmin",
+            output="dist/vendor-%(version)s.min.css",
+        ),
+        "custom_css": Bundle(
+            "src/css/*.css", filters="rcssmin", output="dist/custom-%(version)s.min.css"
+        ),
+        "vendor_js": Bundle(
+            str(VENDOR_DIR / "umd" / "popper.min.js"),
+            str(VENDOR_DIR / "js" / "bootstrap.min.js"),
+            filters="rjsmin",
+            output="dist/vendor-%(version)s.min.js",
+        ),
+        "custom_js": Bundle(
+            "src/js/*.js", filters="rjsmin", output="dist/custom-%(version)s.min.js"
+        ),
+    }
+
+
+def sri_hash(path: Path) -> str:
+    """Return the Subresource Integrity value of a file: ``sha384-<base64>``.
+
+    W3C Subresource Integrity, section 3.2.
+    """
+    digest = hashlib.sha384(path.read_bytes()).digest()
+    return "sha384-" + base64.b64encode(digest).decode("ascii")
+
+
+@dataclass(frozen=True)
+class BuiltAsset:
+    """A built bundle: ``filename`` relative to the static folder, and its SRI."""
+
+    filename: str
+    integrity: str
+
+
+class AssetRegistry:
+    """Resolves bundle names to built files and their SRI hashes.
+
+    :param app: the application (its ``static_folder`` holds ``dist/``).
+    :param env: the bound Flask-Assets environment.
+    :param live: rebuild changed bundles and re-resolve on every call
+        (development); otherwise resolve once and cache.
+    """
+
+    def __init__(self, app: Flask, env: Environment, live: bool) -> None:
+        self.static_folder = Path(app.static_folder or "")
+        self.env = env
+        self.live = live
+        self._cache: dict[str, BuiltAsset] = {}
+
+    def build(self) -> None:
+        """Build every bundle whose sources changed (or that was never built)."""
+        for bundle in self.env:
+            bundle.build()
+        self._cache.clear()
+
+    def resolve(self, name: str) -> BuiltAsset:
+        """Return the built file of bundle ``name``.
+
+        :raises KeyError: for an unknown bundle.
+        :raises AssetsNotBuiltError: when the bundle has not been built.
+        """
+        if not self.live and name in self._cache:
+            return self._cache[name]
+        bundle = self.env[name]
+        try:
+            urls = bundle.urls()
+        except Exception as error:  # webassets raises several kinds here
+            raise AssetsNotBuiltError(
+                f"asset bundle {name!r} is not built; run `flask assets build`"
+            ) from error
+        # urls() gives e.g. "/static/dist/custom-1a2b3c4d.min.css"
+        filename = "dist/" + urls[0].rsplit("/dist/", 1)[1]
+        path = self.static_folder / filename
+        if not path.is_file():
+            raise AssetsNotBuiltError(f"{path} is missing; run `flask assets build`")
+        asset = BuiltAsset(filename=filename, integrity=sri_hash(path))
+        self._cache[name] = asset
+        return asset
+
+    def url(self, name: str) -> str:
+        """URL of bundle ``name`` for this request (honours the path prefix)."""
+        return url_for("static", filename=self.resolve(name).filename)
+
+    def integrity(self, name: str) -> str:
+        """The ``integrity`` attribute value for bundle ``name``."""
+        return self.resolve(name).integrity
+
+
+def init_assets(app: Flask, env: Environment) -> AssetRegistry:
+    """Bind Flask-Assets, register the bundles and the template helpers.
+
+    Outside development (``ASSETS_AUTO_BUILD`` false) every bundle is
+    resolved now (after building it if ``ASSETS_BUILD_ON_START``), so a
+    missing build stops the start-up with a clear message.
+
+    :raises AssetsNotBuiltError: in production when ``flask assets build``
+        has not been run.
+    """
+    env.init_app(app)
+    with app.app_context():
+        for name, bundle in make_bundles().items():
+            if name not in env:
+                env.register(name, bundle)
+    live = bool(app.config["ASSETS_AUTO_BUILD"])
+    registry = AssetRegistry(app, env, live=live)
+    app.extensions["bastion.assets"] = registry
+    app.jinja_env.globals["asset_url"] = registry.url
+    app.jinja_env.globals["asset_sri"] = registry.integrity
+    if not live:
+        with app.app_context():
+            if app.config.get("ASSETS_BUILD_ON_START"):
+                registry.build()
+            for name in make_bundles():
+                registry.resolve(name)
+
+    max_age = int(app.config["STATIC_IMMUTABLE_MAX_AGE"])
+
+    @app.after_request
+    def _cache_hashed_static(response: Response) -> Response:
+        if request.endpoint == "static" and response.status_code in (200, 304):
+            filename = (request.view_args or {}).get("filename", "")
+            if HASHED_NAME_RE.match(filename):
+                response.cache_control.public = True
+                response.cache_control.max_age = max_age
+                response.cache_control.immutable = True
+                response.cache_control.no_cache = None
+        return response
+
+    return registry

@@ -1,0 +1,349 @@
+"""Configuration classes, read from the environment.
+
+Every setting is a Flask config key that can also be set by an environment
+variable of the same name (a ``.env`` file in the project root is loaded
+first by :func:`app.create_app`).  ``BASTION_CONFIG`` picks the class:
+``development`` (``make run``), ``testing`` (the test suite) or
+``production`` (the default under gunicorn).
+
+Lists are comma-separated (``TRUSTED_HOSTS=example.com,.example.org``),
+booleans are ``1/true/yes/on`` or ``0/false/no/off``, sizes are bytes and
+durations are seconds.  The README lists every setting.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from collections.abc import Mapping
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+INSTANCE_PATH = PROJECT_ROOT / "instance"
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+#: Environment variables that feed a config key of another name.
+ENV_ALIASES = {"DATABASE_URL": "SQLALCHEMY_DATABASE_URI"}
+
+#: Types of settings whose default is ``None`` (so the type can't be inferred).
+SETTING_TYPES: dict[str, type] = {
+    "SECRET_KEY": str,
+    "TRUSTED_HOSTS": list,
+    "CSP_REPORT_URI": str,
+    "MAX_CONTENT_LENGTH": int,
+    "MAX_FORM_MEMORY_SIZE": int,
+    "MAX_FORM_PARTS": int,
+    "WTF_CSRF_TIME_LIMIT": int,
+    "SERVER_NAME": str,
+}
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or malformed; the application must not start."""
+
+
+def parse_setting(name: str, raw: str, kind: type) -> Any:
+    """Convert the text of environment variable ``name`` to ``kind``.
+
+    :param name: the setting's name, used in error messages.
+    :param raw: the variable's text.
+    :param kind: ``bool``, ``int`` (bytes, seconds or a count; ``none`` for
+        no limit), ``list`` (comma-separated) or ``str``.
+    :returns: the converted value.
+    :raises ConfigError: when the text does not fit the type.
+    """
+    text = raw.strip()
+    if kind is bool:
+        if text.lower() in _TRUE:
+            return True
+        if text.lower() in _FALSE:
+            return False
+        raise ConfigError(f"{name} must be true or false, got {raw!r}")
+    if kind is int:
+        if text.lower() in {"", "none"}:
+            return None
+        try:
+            value = int(text.replace("_", ""))
+        except ValueError:
+            raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+        if value < 0:
+            raise ConfigError(f"{name} must not be negative, got {value}")
+        return value
+    if kind is list:
+        return [item.strip() for item in text.split(",") if item.strip()]
+    return text or None
+
+
+#: Never taken from the environment: a stray ``DEBUG=1`` in a production
+#: shell must not switch on Werkzeug's debugger (remote code execution).
+NOT_FROM_ENVIRONMENT = frozenset({"DEBUG", "TESTING", "ENV_NAME"})
+
+
+def settable_keys(config_class: type) -> frozenset[str]:
+    """The settings of ``config_class`` that environment variables may set."""
+    return frozenset(
+        name for name in dir(config_class) if name.isupper() and name not in NOT_FROM_ENVIRONMENT
+    )
+
+
+def apply_environment(
+    config: dict[str, Any], environ: Mapping[str, str], allowed: frozenset[str]
+) -> None:
+    """Overlay environment variables on ``config`` (a Flask ``Config``).
+
+    Every key in ``allowed`` (see :func:`settable_keys`) can be set by an
+    environment variable of the same name; ``DATABASE_URL`` sets
+    ``SQLALCHEMY_DATABASE_URI``.  Dict-valued settings (such as the CSP) are
+    set in code, not from the environment.
+
+    :param config: the mapping to update in place.
+    :param environ: usually ``os.environ``.
+    :param allowed: the keys that may be set.
+    :raises ConfigError: for a value of the wrong type.
+    """
+    for env_name, raw in environ.items():
+        key = ENV_ALIASES.get(env_name, env_name)
+        if key not in allowed:
+            continue
+        default = config[key]
+        if isinstance(default, dict):
+            continue
+        kind = SETTING_TYPES.get(key) or (type(default) if default is not None else str)
+        if kind not in (bool, int, list):
+            kind = str
+        config[key] = parse_setting(env_name, raw, kind)
+
+
+def _dev_secret_key() -> str:
+    """A random development key kept in ``instance/secret_key`` (git-ignored).
+
+    Generated on first use so that no key is ever committed and sessions
+    survive the reloader.  Never used in production.
+    """
+    path = INSTANCE_PATH / "secret_key"
+    if not path.exists():
+        INSTANCE_PATH.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+class Config:
+    """Defaults shared by every environment (safe for production)."""
+
+    ENV_NAME = "base"
+    DEBUG = False
+    TESTING = False
+
+    SECRET_KEY: str | None = None
+
+    # --- database -------------------------------------------------------
+    SQLALCHEMY_DATABASE_URI = f"sqlite:///{INSTANCE_PATH / 'bastion.db'}"
+    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": True}
+    SQLALCHEMY_TRACK_MODIFICATIONS = False
+
+    # --- sessions and cookies (Flask docs, "Security Considerations") ---
+    SESSION_COOKIE_SECURE = True
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_NAME = "session"
+    PERMANENT_SESSION_LIFETIME = 7 * 24 * 3600
+
+    # --- HTTPS and headers (Flask-Talisman) ------------------------------
+    FORCE_HTTPS = True
+    HSTS_MAX_AGE = 31536000
+    HSTS_INCLUDE_SUBDOMAINS = True
+    HSTS_PRELOAD = False
+    CSP_REPORT_URI: str | None = None
+    CONTENT_SECURITY_POLICY: dict[str, str] = {
+        "default-src": "'self'",
+        "script-src": "'self'",
+        "style-src": "'self'",
+        "img-src": "'self' data:",
+        "font-src": "'self'",
+        "connect-src": "'self'",
+        "object-src": "'none'",
+        "base-uri": "'none'",
+        "form-action": "'self'",
+        "frame-ancestors": "'self'",
+    }
+    PERMISSIONS_POLICY = (
+        "accelerometer=(), autoplay=(), browsing-topics=(), camera=(), "
+        "display-capture=(), geolocation=(), gyroscope=(), magnetometer=(), "
+        "microphone=(), midi=(), payment=(), usb=(), xr-spatial-tracking=()"
+    )
+    REFERRER_POLICY = "strict-origin-when-cross-origin"
+
+    # --- CSRF (Flask-WTF) ------------------------------------------------
+    WTF_CSRF_TIME_LIMIT = 3600
+    WTF_CSRF_SSL_STRICT = True
+
+    # --- request limits (Flask docs, "Configuration Handling") -----------
+    MAX_CONTENT_LENGTH = 1024 * 1024
+    MAX_FORM_MEMORY_SIZE = 500 * 1024
+    MAX_FORM_PARTS = 1000
+    TRUSTED_HOSTS: list[str] | None = None
+    BLOCKED_USER_AGENTS: list[str] = [
+        "sqlmap", "nikto", "nmap", "masscan", "zgrab", "acunetix", "netsparker", "wpscan",
+    ]
+
+    # --- reverse proxy (Werkzeug ProxyFix), trust nothing by default -----
+    PROXY_FIX_X_FOR = 0
+    PROXY_FIX_X_PROTO = 0
+    PROXY_FIX_X_HOST = 0
+    PROXY_FIX_X_PORT = 0
+    PROXY_FIX_X_PREFIX = 0
+    PATH_PREFIX = ""
+
+    # --- rate limits (Flask-Limiter) ------------------------------------
+    RATELIMIT_ENABLED = True
+    RATELIMIT_DEFAULT = "2 per second; 60 per minute"
+    RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_STORAGE_OPTIONS: dict[str, Any] = {
+        "socket_connect_timeout": 0.5,
+        "socket_timeout": 0.5,
+    }
+    RATELIMIT_STRATEGY = "fixed-window"
+    RATELIMIT_HEADERS_ENABLED = True
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    RATELIMIT_KEY_PREFIX = "bastion"
+
+    # --- compression (Flask-Compress) -----------------------------------
+    COMPRESS_ALGORITHM = ["zstd", "br", "gzip", "deflate"]
+    COMPRESS_BR_LEVEL = 4
+    COMPRESS_LEVEL = 6
+    COMPRESS_MIN_SIZE = 500
+    COMPRESS_MIMETYPES = [
+        "text/html",
+        "text/css",
+        "text/plain",
+        "text/xml",
+        "text/javascript",
+        "application/javascript",
+        "application/json",
+        "application/problem+json",
+        "application/xml",
+        "image/svg+xml",
+    ]
+
+    # --- assets (Flask-Assets / webassets) --------------------------------
+    ASSETS_AUTO_BUILD = False
+    ASSETS_DEBUG = False
+    ASSETS_URL_EXPIRE = False
+    ASSETS_CACHE = False
+    ASSETS_MANIFEST = "json:dist/manifest.json"
+    ASSETS_BUILD_ON_START = False
+    STATIC_IMMUTABLE_MAX_AGE = 31536000
+
+    # --- URLs -------------------------------------------------------------
+    SERVER_NAME: str | None = None
+    PREFERRED_URL_SCHEME = "https"
+
+    # --- logging -----------------------------------------------------------
+    LOG_LEVEL = "INFO"
+    REQUEST_LOG = True
+
+    # --- UI -------------------------------------------------------------
+    SITE_NAME = "Bastion"
+    BOOTSTRAP_SERVE_LOCAL = True
+
+    @classmethod
+    def validate(cls, config: dict[str, Any]) -> None:
+        """Check a finished config mapping; raise :class:`ConfigError` if unsafe."""
+        for directive, sources in config["CONTENT_SECURITY_POLICY"].items():
+            if "unsafe-inline" in sources or "unsafe-eval" in sources:
+                raise ConfigError(
+                    f"CONTENT_SECURITY_POLICY {directive} allows 'unsafe-*'; "
+                    "Bastion's CSP is nonce-based and refuses to start with it"
+                )
+
+
+class DevelopmentConfig(Config):
+    """``make run`` on a laptop: plain http on 127.0.0.1, debug on."""
+
+    ENV_NAME = "development"
+    DEBUG = True
+    SESSION_COOKIE_SECURE = False
+    FORCE_HTTPS = False
+    PREFERRED_URL_SCHEME = "http"
+    TRUSTED_HOSTS = ["127.0.0.1", "localhost"]
+    ASSETS_AUTO_BUILD = True
+
+
+class TestingConfig(Config):
+    """The pytest suite: in-memory SQLite and rate-limit storage."""
+
+    ENV_NAME = "testing"
+    TESTING = True
+    SECRET_KEY = "testing-only-not-a-secret"  # noqa: S105 (tests only, never deployed)
+    SQLALCHEMY_DATABASE_URI = "sqlite://"
+    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {}
+    FORCE_HTTPS = False
+    PREFERRED_URL_SCHEME = "http"
+    TRUSTED_HOSTS = ["localhost", "127.0.0.1"]
+    RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_ENABLED = False
+    ASSETS_AUTO_BUILD = False
+    ASSETS_BUILD_ON_START = True
+    REQUEST_LOG = True
+
+
+class ProductionConfig(Config):
+    """gunicorn behind nginx; refuses to start without the settings it needs."""
+
+    ENV_NAME = "production"
+
+    @classmethod
+    def validate(cls, config: dict[str, Any]) -> None:
+        """Refuse to start without ``SECRET_KEY`` and ``TRUSTED_HOSTS``.
+
+        :raises ConfigError: naming the missing setting.
+        """
+        super().validate(config)
+        key = config.get("SECRET_KEY")
+        if not key:
+            raise ConfigError(
+                "SECRET_KEY is not set. Production refuses to start without it: "
+                'generate one with  python -c "import secrets; print(secrets.token_hex(32))"'
+            )
+        if len(key) < 32:
+            raise ConfigError("SECRET_KEY is too short: use at least 32 random characters")
+        if not config.get("TRUSTED_HOSTS"):
+            raise ConfigError(
+                "TRUSTED_HOSTS is not set. Production refuses to start without it: "
+                "set it to the host names this site answers to, comma-separated "
+                "(for example TRUSTED_HOSTS=example.com,www.example.com)"
+            )
+
+
+CONFIGS: dict[str, type[Config]] = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def select_config(name: str | None = None) -> type[Config]:
+    """Return the config class named by ``name`` or ``BASTION_CONFIG``.
+
+    Defaults to ``production`` so that a forgotten variable fails closed.
+
+    :raises ConfigError: for an unknown name.
+    """
+    name = (name or os.environ.get("BASTION_CONFIG") or "production").strip().lower()
+    try:
+        return CONFIGS[name]
+    except KeyError:
+        raise ConfigError(
+            f"BASTION_CONFIG must be one of {', '.join(CONFIGS)}, got {name!r}"
+        ) from None
+
+
+def load_dev_secret_key(config: dict[str, Any]) -> None:
+    """Fill ``SECRET_KEY`` for development from ``instance/secret_key``."""
+    if config.get("ENV_NAME") == "development" and not config.get("SECRET_KEY"):
+        config["SECRET_KEY"] = _dev_secret_key()

@@ -1,0 +1,35 @@
+"""Forms of the public pages."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import EmailField, StringField, SubmitField, TextAreaField
+from wtforms.validators import DataRequired, Email, Length
+
+
+class ContactForm(FlaskForm):
+    """The contact form: a name, a reply address and a message (all required)."""
+
+    name = StringField(
+        "Your name",
+        validators=[DataRequired("Please tell us your name."), Length(max=100)],
+        render_kw={"autocomplete": "name", "maxlength": 100},
+    )
+    email = EmailField(
+        "Email address",
+        validators=[
+            DataRequired("Please give an email address we can reply to."),
+            Email("That doesn't look like an email address.", check_deliverability=False),
+            Length(max=254),
+        ],
+        render_kw={"autocomplete": "email", "maxlength": 254},
+    )
+    message = TextAreaField(
+        "Message",
+        validators=[
+            DataRequired("Please write a message."),
+            Length(min=10, max=5000, message="Messages are 10 to 5000 characters long."),
+        ],
+        render_kw={"rows": 6, "maxlength": 5000},
+    )
+    submit = SubmitField("Send message")

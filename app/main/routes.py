@@ -1,0 +1,55 @@
+"""Public pages: home, about, privacy, cookies and the contact form."""
+
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, url_for
+from werkzeug.wrappers import Response
+
+from app.extensions import db
+from app.main import bp
+from app.main.forms import ContactForm
+from app.models.contact import ContactMessage
+from app.security import csrf_rerender
+
+
+@bp.get("/")
+def home() -> str:
+    """The home page."""
+    return render_template("main/home.html")
+
+
+@bp.get("/about")
+def about() -> str:
+    """What this site is."""
+    return render_template("main/about.html")
+
+
+@bp.get("/privacy")
+def privacy() -> str:
+    """The privacy notice."""
+    return render_template("main/privacy.html")
+
+
+@bp.get("/cookies")
+def cookies() -> str:
+    """Which cookies the site sets, and why."""
+    return render_template("main/cookies.html")
+
+
+@bp.route("/contact", methods=["GET", "POST"])
+@csrf_rerender
+def contact() -> tuple[str, int] | Response:
+    """Show the contact form; store a valid message and confirm it with a flash."""
+    form = ContactForm()
+    if form.validate_on_submit():
+        message = ContactMessage(
+            name=form.name.data.strip(),
+            email=form.email.data.strip(),
+            message=form.message.data.strip(),
+        )
+        db.session.add(message)
+        db.session.commit()
+        flash(f"Thank you, {message.name}. Your message has been sent.", "success")
+        return redirect(url_for("main.contact"))
+    status = 422 if form.errors else 200  # RFC 9110 15.5.21: the form is understood but invalid
+    return render_template("main/contact.html", form=form), status

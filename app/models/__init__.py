@@ -1,0 +1,22 @@
+"""Typed SQLAlchemy models.
+
+Model modules import :data:`app.extensions.db`, which itself needs
+:class:`app.models.base.Base`; so this package imports only the base eagerly
+and :func:`load_models` imports every model module (called by
+``create_app`` so that Alembic's autogenerate sees every table).
+"""
+
+import importlib
+
+from app.models.base import Base, TimestampMixin, UTCDateTime, utcnow
+
+MODEL_MODULES = ("app.models.contact",)
+
+
+def load_models() -> None:
+    """Import every model module so its tables join ``db.metadata``."""
+    for name in MODEL_MODULES:
+        importlib.import_module(name)
+
+
+__all__ = ["Base", "TimestampMixin", "UTCDateTime", "load_models", "utcnow"]

@@ -1,0 +1,77 @@
+"""The security layer: headers, proxy, hosts, user agents, request log, errors.
+
+This package imports Flask and libraries only, never the application's
+models or views, so it can be lifted into another Flask app:
+
+    from app.security import init_security
+    init_security(app, limiter=limiter, csrf=csrf, compress=compress)
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+from flask_compress import Compress
+from flask_limiter import Limiter
+from flask_wtf.csrf import CSRFProtect
+
+from app.security.errors import csrf_rerender, init_errors, wants_json
+from app.security.headers import init_headers, no_https_redirect
+from app.security.proxy import PathPrefixMiddleware, StrictProxyFix
+from app.security.ratelimit import client_address, init_ratelimit
+from app.security.request_log import RequestLogMiddleware
+from app.security.user_agents import init_user_agents
+
+__all__ = [
+    "client_address",
+    "csrf_rerender",
+    "init_security",
+    "init_wsgi_middleware",
+    "no_https_redirect",
+    "wants_json",
+]
+
+
+def init_wsgi_middleware(app: Flask) -> None:
+    """Wrap ``app.wsgi_app``: proxy headers, then request log, then path prefix.
+
+    Order matters: ``StrictProxyFix`` runs first so the log records the real
+    client address; the prefix is applied last, next to Flask.
+    """
+    config = app.config
+    wsgi = app.wsgi_app
+    if config.get("PATH_PREFIX"):
+        wsgi = PathPrefixMiddleware(wsgi, config["PATH_PREFIX"])  # type: ignore[assignment]
+    wsgi = RequestLogMiddleware(wsgi, enabled=config["REQUEST_LOG"])  # type: ignore[assignment]
+    wsgi = StrictProxyFix(  # type: ignore[assignment]
+        wsgi,
+        x_for=config["PROXY_FIX_X_FOR"] or 0,
+        x_proto=config["PROXY_FIX_X_PROTO"] or 0,
+        x_host=config["PROXY_FIX_X_HOST"] or 0,
+        x_port=config["PROXY_FIX_X_PORT"] or 0,
+        x_prefix=config["PROXY_FIX_X_PREFIX"] or 0,
+    )
+    app.wsgi_app = wsgi  # type: ignore[method-assign]
+
+
+def init_security(app: Flask, *, limiter: Limiter, csrf: CSRFProtect, compress: Compress) -> None:
+    """Switch on the whole security layer for ``app``, from its config.
+
+    :param app: the application.
+    :param limiter: an unbound :class:`flask_limiter.Limiter`.
+    :param csrf: an unbound :class:`flask_wtf.csrf.CSRFProtect`.
+    :param compress: an unbound :class:`flask_compress.Compress`.
+    """
+    if app.config.get("TRUSTED_HOSTS") == ["*"]:
+        app.config["TRUSTED_HOSTS"] = None
+    # before_request order: user agents, HTTPS redirect + CSP nonce, rate
+    # limit, then CSRF (so failing CSRF posts still count against the limit).
+    init_user_agents(app)
+    init_headers(app)
+    init_ratelimit(app, limiter)
+    csrf.init_app(app)
+    compress.init_app(app)
+    init_errors(app)
+    init_wsgi_middleware(app)
+    logging.getLogger("bastion.security").debug("security layer ready")

@@ -1,0 +1,190 @@
+"""Error responses: an HTML page for browsers, ``application/problem+json`` for APIs.
+
+Every HTTP error, every unhandled exception and every CSRF failure ends
+here.  No stack trace, exception text or database message ever reaches the
+client; a 500 is logged with its request id, which the page shows so that a
+user can quote it.  Problem details follow RFC 9457 (``type``, ``title``,
+``status``, ``detail``, ``instance``) plus the extension member
+``request_id``.
+
+A view decorated with :func:`csrf_rerender` is shown again, with the user's
+input and a fresh token, when its form is posted with a missing or expired
+CSRF token, so nothing the user typed is lost.  The view must validate a
+``FlaskForm`` before it changes anything (the form's own CSRF field then
+fails and explains why); that is why this is opt-in per view.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import Flask, Response, current_app, g, render_template, request
+from flask_wtf.csrf import CSRFError
+from jinja2 import TemplateError
+from markupsafe import escape
+from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge
+
+from app.security.ratelimit import retry_after_seconds
+from app.security.request_log import REQUEST_ID_ENVIRON_KEY
+
+logger = logging.getLogger("bastion.errors")
+F = TypeVar("F", bound=Callable[..., Any])
+
+PROBLEM_JSON = "application/problem+json"
+ERROR_TEMPLATE = "errors/error.html"
+
+#: Plain-language text for each status; shown in HTML and as ``detail``.
+MESSAGES = {
+    400: "The request could not be understood. Check the address or the form and try again.",
+    401: "You need to sign in to see this page.",
+    403: "You don't have permission to do that.",
+    404: "We couldn't find that page. Check the address, or start again from the home page.",
+    405: "This address doesn't accept that kind of request.",
+    408: "The request took too long to arrive. Please try again.",
+    413: "What you sent is too large for this site to accept.",
+    415: "This address doesn't accept that type of content.",
+    429: "You are sending requests too quickly. Please wait a moment and try again.",
+    500: "Something went wrong on our side. It has been logged; please try again later.",
+    503: "The service is temporarily unavailable. Please try again later.",
+}
+CSRF_MESSAGE = (
+    "Your form has expired or did not come from this site. "
+    "Please check it and send it again."
+)
+
+
+def request_id() -> str:
+    """The id of the current request, set by :class:`~app.security.request_log.RequestLogMiddleware`."""
+    return str(request.environ.get(REQUEST_ID_ENVIRON_KEY, ""))
+
+
+def wants_json() -> bool:
+    """True when the client prefers JSON to HTML, or the path is under ``/api/``.
+
+    Decided from ``Accept`` (RFC 9110 section 12.5.1): ``application/json`` or
+    ``application/problem+json`` ranked above ``text/html``.
+    """
+    if request.path.startswith("/api/"):
+        return True
+    accept = request.accept_mimetypes
+    best = accept.best_match([PROBLEM_JSON, "application/json", "text/html"], default="text/html")
+    return best != "text/html" and accept[best] > accept["text/html"]
+
+
+def csrf_rerender(view: F) -> F:
+    """Mark ``view`` as safe to re-run after a CSRF failure, to show its form again.
+
+    The view must create a ``FlaskForm`` and call ``validate_on_submit()``
+    before changing any state.
+    """
+    view.csrf_rerender = True  # type: ignore[attr-defined]
+    return view
+
+
+def problem_response(
+    status: int, title: str, detail: str, headers: dict[str, str] | None = None
+) -> Response:
+    """Build an RFC 9457 ``application/problem+json`` response."""
+    body = {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.path,
+        "request_id": request_id(),
+    }
+    response = current_app.response_class(
+        json.dumps(body), status=status, mimetype=PROBLEM_JSON, headers=headers
+    )
+    return response
+
+
+def _fallback_html(status: int, title: str, detail: str) -> str:
+    return (
+        "<!doctype html><html lang=en><meta charset=utf-8>"
+        f"<title>{status} {escape(title)}</title><h1>{escape(title)}</h1>"
+        f"<p>{escape(detail)}</p><p>Request id: {escape(request_id())}</p></html>"
+    )
+
+
+def error_response(
+    status: int, title: str, detail: str, headers: dict[str, str] | None = None
+) -> Response:
+    """Render the error for this client: problem+json or the HTML error page.
+
+    The HTML page is ``templates/errors/error.html``; if it is missing or
+    fails, a minimal built-in page is used so that an error never becomes a 500.
+    """
+    if wants_json():
+        return problem_response(status, title, detail, headers)
+    try:
+        html = render_template(
+            ERROR_TEMPLATE, status=status, title=title, detail=detail, request_id=request_id()
+        )
+    except (TemplateError, RuntimeError, LookupError, AttributeError, TypeError, ValueError):
+        logger.exception("error template failed; using the built-in page")
+        html = _fallback_html(status, title, detail)
+    return current_app.response_class(html, status=status, mimetype="text/html", headers=headers)
+
+
+def _detail_for(error: HTTPException) -> str:
+    status = error.code or 500
+    detail = MESSAGES.get(status, MESSAGES[500] if status >= 500 else MESSAGES[400])
+    if isinstance(error, RequestEntityTooLarge):
+        limit = current_app.config.get("MAX_CONTENT_LENGTH")
+        if limit:
+            detail += f" The limit is {limit // 1024} KiB."
+    elif status == 429:
+        limiter = current_app.extensions.get("bastion.limiter")
+        seconds = retry_after_seconds(limiter)
+        if seconds:
+            detail = f"You are sending requests too quickly. Please try again in {seconds} seconds."
+    elif status < 500 and error.description and error.description != type(error).description:
+        # A message written for the user by abort(code, "...") in our own code.
+        detail = str(error.description)
+    return detail
+
+
+def handle_http_exception(error: HTTPException) -> Response:
+    """Turn any :class:`HTTPException` into an error page, keeping its headers (``Allow``, ...)."""
+    if error.code is None:  # a RoutingException such as RequestRedirect
+        return error  # type: ignore[return-value]
+    headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+    if error.response is not None:
+        headers.update(
+            (k, v) for k, v in error.response.headers.items() if k.lower() == "retry-after"
+        )
+    return error_response(error.code, error.name, _detail_for(error), headers)
+
+
+def handle_csrf_error(error: CSRFError) -> Response:
+    """Show the form again (views marked :func:`csrf_rerender`) or a 400 page."""
+    logger.warning("CSRF check failed: %s", error.description)
+    view = current_app.view_functions.get(request.endpoint or "")
+    if view is not None and getattr(view, "csrf_rerender", False) and not wants_json():
+        g.csrf_error = CSRF_MESSAGE
+        response = current_app.make_response(view(**(request.view_args or {})))
+        response.status_code = 400
+        return response
+    return error_response(400, "Form expired", CSRF_MESSAGE)
+
+
+def handle_exception(error: Exception) -> Response:
+    """Log an unhandled exception with the request id and answer with a bare 500."""
+    original = getattr(error, "original_exception", None) or error
+    if isinstance(original, HTTPException):
+        return handle_http_exception(original)
+    logger.error(
+        "unhandled exception (request_id=%s)", request_id(), exc_info=original
+    )
+    return error_response(500, InternalServerError.name, MESSAGES[500])
+
+
+def init_errors(app: Flask) -> None:
+    """Register the handlers on ``app`` for all HTTP errors, CSRF errors and exceptions."""
+    app.register_error_handler(CSRFError, handle_csrf_error)
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(Exception, handle_exception)

@@ -1,0 +1,80 @@
+"""Fixtures: ``app`` (configured by ``@pytest.mark.settings``), ``client``, ``runner``.
+
+Each test gets a fresh application on an in-memory SQLite database (tables
+created from the models; the migrations are tested separately, on SQLite and
+PostgreSQL).  ``@pytest.mark.settings(KEY=value, ...)`` overrides config keys,
+in the manner of Flask-Security-Too's test suite.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy.pool import StaticPool
+
+from app import create_app
+from app.extensions import db
+
+BASE_SETTINGS: dict[str, Any] = {
+    "BASTION_CONFIG": "testing",
+    "SQLALCHEMY_DATABASE_URI": "sqlite://",
+    # One shared in-memory database for every connection of this app.
+    "SQLALCHEMY_ENGINE_OPTIONS": {
+        "poolclass": StaticPool,
+        "connect_args": {"check_same_thread": False},
+    },
+}
+
+
+def make_app(**settings: Any) -> Flask:
+    """Create a testing app with ``settings`` on top of :data:`BASE_SETTINGS`."""
+    return create_app({**BASE_SETTINGS, **settings})
+
+
+@pytest.fixture
+def app(request: pytest.FixtureRequest) -> Iterator[Flask]:
+    """A fresh app with its tables, configured by the test's ``settings`` markers."""
+    settings: dict[str, Any] = {}
+    for marker in reversed(list(request.node.iter_markers("settings"))):
+        settings.update(marker.kwargs)
+    application = make_app(**settings)
+    with application.app_context():
+        db.create_all()
+    yield application
+    with application.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """A test client for :func:`app`."""
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    """A CLI runner for :func:`app`."""
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def html() -> dict[str, str]:
+    """Request headers of a browser asking for a page."""
+    return {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+
+
+@pytest.fixture
+def json_accept() -> dict[str, str]:
+    """Request headers of an API client."""
+    return {"Accept": "application/json"}
+
+
+@pytest.fixture(autouse=True)
+def _quiet_request_log(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="bastion")
