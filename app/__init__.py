@@ -101,7 +101,7 @@ def register_logging(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     """Bind the extensions, the security layer and the asset pipeline."""
     from app.assets import init_assets
-    from app.extensions import assets, bootstrap, compress, csrf, db, limiter, migrate
+    from app.extensions import bootstrap, compress, csrf, db, limiter, migrate
     from app.models import load_models
     from app.security import init_security
 
@@ -110,7 +110,7 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
     bootstrap.init_app(app)
     init_security(app, limiter=limiter, csrf=csrf, compress=compress)
-    init_assets(app, assets)
+    init_assets(app)
 
 
 def register_blueprints(app: Flask) -> None:

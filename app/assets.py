@@ -108,13 +108,14 @@ class AssetRegistry:
             return self._cache[name]
         bundle = self.env[name]
         try:
-            urls = bundle.urls()
+            if self.live:
+                bundle.build()  # only rebuilds when a source changed
+            version = bundle.get_version(refresh=self.live)
         except Exception as error:  # webassets raises several kinds here
             raise AssetsNotBuiltError(
                 f"asset bundle {name!r} is not built; run `flask assets build`"
             ) from error
-        # urls() gives e.g. "/static/dist/custom-1a2b3c4d.min.css"
-        filename = "dist/" + urls[0].rsplit("/dist/", 1)[1]
+        filename = bundle.output % {"version": version}
         path = self.static_folder / filename
         if not path.is_file():
             raise AssetsNotBuiltError(f"{path} is missing; run `flask assets build`")
@@ -131,8 +132,11 @@ class AssetRegistry:
         return self.resolve(name).integrity
 
 
-def init_assets(app: Flask, env: Environment) -> AssetRegistry:
-    """Bind Flask-Assets, register the bundles and the template helpers.
+def init_assets(app: Flask) -> AssetRegistry:
+    """Create this app's Flask-Assets environment, its bundles and template helpers.
+
+    The environment is per application (not a shared unbound object) because
+    webassets caches each bundle's version on the bundle itself.
 
     Outside development (``ASSETS_AUTO_BUILD`` false) every bundle is
     resolved now (after building it if ``ASSETS_BUILD_ON_START``), so a
@@ -141,11 +145,8 @@ def init_assets(app: Flask, env: Environment) -> AssetRegistry:
     :raises AssetsNotBuiltError: in production when ``flask assets build``
         has not been run.
     """
-    env.init_app(app)
-    with app.app_context():
-        for name, bundle in make_bundles().items():
-            if name not in env:
-                env.register(name, bundle)
+    env = Environment(app)
+    env.register(make_bundles())
     live = bool(app.config["ASSETS_AUTO_BUILD"])
     registry = AssetRegistry(app, env, live=live)
     app.extensions["bastion.assets"] = registry

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 
 
 @click.command("check-config")
+@with_appcontext
 def check_config() -> None:
     """Print the effective security-relevant settings (never secret values)."""
     config = current_app.config

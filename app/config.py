@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import os
 import secrets
-from pathlib import Path
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -188,7 +188,14 @@ class Config:
     MAX_FORM_PARTS = 1000
     TRUSTED_HOSTS: list[str] | None = None
     BLOCKED_USER_AGENTS: list[str] = [
-        "sqlmap", "nikto", "nmap", "masscan", "zgrab", "acunetix", "netsparker", "wpscan",
+        "sqlmap",
+        "nikto",
+        "nmap",
+        "masscan",
+        "zgrab",
+        "acunetix",
+        "netsparker",
+        "wpscan",
     ]
 
     # --- reverse proxy (Werkzeug ProxyFix), trust nothing by default -----
@@ -237,6 +244,9 @@ class Config:
     ASSETS_CACHE = False
     ASSETS_MANIFEST = "json:dist/manifest.json"
     ASSETS_BUILD_ON_START = False
+    # Keep /*! license */ comments (Bootstrap's MIT notice) when minifying.
+    RCSSMIN_KEEP_BANG_COMMENTS = True
+    RJSMIN_KEEP_BANG_COMMENTS = True
     STATIC_IMMUTABLE_MAX_AGE = 31536000
 
     # --- URLs -------------------------------------------------------------
@@ -279,7 +289,7 @@ class TestingConfig(Config):
 
     ENV_NAME = "testing"
     TESTING = True
-    SECRET_KEY = "testing-only-not-a-secret"  # noqa: S105 (tests only, never deployed)
+    SECRET_KEY = secrets.token_hex(32)  # random per test run: nothing committed
     SQLALCHEMY_DATABASE_URI = "sqlite://"
     SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {}
     FORCE_HTTPS = False

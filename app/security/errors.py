@@ -22,10 +22,11 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app, g, render_template, request
+from flask.globals import request_ctx
 from flask_wtf.csrf import CSRFError
 from jinja2 import TemplateError
 from markupsafe import escape
-from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, default_exceptions
 
 from app.security.ratelimit import retry_after_seconds
 from app.security.request_log import REQUEST_ID_ENVIRON_KEY
@@ -51,13 +52,12 @@ MESSAGES = {
     503: "The service is temporarily unavailable. Please try again later.",
 }
 CSRF_MESSAGE = (
-    "Your form has expired or did not come from this site. "
-    "Please check it and send it again."
+    "Your form has expired or did not come from this site. Please check it and send it again."
 )
 
 
 def request_id() -> str:
-    """The id of the current request, set by :class:`~app.security.request_log.RequestLogMiddleware`."""
+    """The id of the current request (set by ``RequestLogMiddleware``)."""
     return str(request.environ.get(REQUEST_ID_ENVIRON_KEY, ""))
 
 
@@ -120,6 +120,12 @@ def error_response(
     """
     if wants_json():
         return problem_response(status, title, detail, headers)
+    if getattr(request_ctx, "url_adapter", None) is None:
+        # An untrusted Host: no URL can be built, so the full page can't render.
+        html = _fallback_html(status, title, detail)
+        return current_app.response_class(
+            html, status=status, mimetype="text/html", headers=headers
+        )
     try:
         html = render_template(
             ERROR_TEMPLATE, status=status, title=title, detail=detail, request_id=request_id()
@@ -130,20 +136,30 @@ def error_response(
     return current_app.response_class(html, status=status, mimetype="text/html", headers=headers)
 
 
+def _size(limit: int) -> str:
+    return f"{limit // 1024} KiB" if limit >= 1024 else f"{limit} bytes"
+
+
 def _detail_for(error: HTTPException) -> str:
     status = error.code or 500
     detail = MESSAGES.get(status, MESSAGES[500] if status >= 500 else MESSAGES[400])
     if isinstance(error, RequestEntityTooLarge):
         limit = current_app.config.get("MAX_CONTENT_LENGTH")
         if limit:
-            detail += f" The limit is {limit // 1024} KiB."
+            detail += f" The limit is {_size(limit)}."
     elif status == 429:
         limiter = current_app.extensions.get("bastion.limiter")
         seconds = retry_after_seconds(limiter)
         if seconds:
-            detail = f"You are sending requests too quickly. Please try again in {seconds} seconds."
-    elif status < 500 and error.description and error.description != type(error).description:
-        # A message written for the user by abort(code, "...") in our own code.
+            unit = "second" if seconds == 1 else "seconds"
+            detail = f"You are sending requests too quickly. Please try again in {seconds} {unit}."
+    elif (
+        status < 500
+        and type(error) is default_exceptions.get(status)
+        and error.description != type(error).description
+    ):
+        # A message written for the user by abort(code, "...") in our own code;
+        # subclasses (SecurityError, BadRequestKeyError...) carry library text.
         detail = str(error.description)
     return detail
 
@@ -177,10 +193,8 @@ def handle_exception(error: Exception) -> Response:
     original = getattr(error, "original_exception", None) or error
     if isinstance(original, HTTPException):
         return handle_http_exception(original)
-    logger.error(
-        "unhandled exception (request_id=%s)", request_id(), exc_info=original
-    )
-    return error_response(500, InternalServerError.name, MESSAGES[500])
+    logger.error("unhandled exception (request_id=%s)", request_id(), exc_info=original)
+    return error_response(500, "Internal Server Error", MESSAGES[500])
 
 
 def init_errors(app: Flask) -> None:

@@ -11,12 +11,13 @@ logger, and returns to Redis when it answers again.  A 429 carries
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from typing import Any
 
+import flask_limiter
 from flask import Flask, request
-from flask_limiter import Limiter
 
 logger = logging.getLogger("bastion.security")
 
@@ -29,6 +30,64 @@ def client_address() -> str:
     ``X-Forwarded-For`` is never read here.
     """
     return request.remote_addr or "unknown"
+
+
+#: Limiter attributes that ``init_app`` fills from the app's config and
+#: then never re-reads (Flask-Limiter 4.x).
+_CONFIG_STATE = (
+    "enabled",
+    "_default_limits_per_method",
+    "_default_limits_exempt_when",
+    "_default_limits_deduct_when",
+    "_default_limits_cost",
+    "_application_limits_per_method",
+    "_application_limits_exempt_when",
+    "_application_limits_deduct_when",
+    "_application_limits_cost",
+    "_headers_enabled",
+    "_header_mapping",
+    "_retry_after",
+    "_strategy",
+    "_storage_uri",
+    "_storage_options",
+    "_swallow_errors",
+    "_fail_on_first_breach",
+    "_key_prefix",
+    "_request_identifier",
+    "_on_breach",
+    "_on_meta_breach",
+    "_meta_limits",
+    "_in_memory_fallback",
+    "_in_memory_fallback_enabled",
+    "_storage_dead",
+)
+
+
+class Limiter(flask_limiter.Limiter):
+    """Flask-Limiter's ``Limiter`` that an application factory can bind again.
+
+    Flask-Limiter reads its settings from the first app's config and keeps
+    them; with an app factory (and in the test suite) each ``create_app``
+    must start from its own ``RATELIMIT_*`` settings.  This subclass
+    remembers the constructor's state and restores it before each
+    :meth:`init_app`; limits declared with ``@limiter.limit`` and
+    ``limiter.exempt`` are kept.  One process serves one app at a time: the
+    last app bound decides the storage.
+    """
+
+    def __init__(self, key_func: Any, **kwargs: Any) -> None:
+        super().__init__(key_func, **kwargs)
+        self._initial_state = {name: copy.copy(getattr(self, name)) for name in _CONFIG_STATE}
+        self._initial_defaults = list(self.limit_manager._default_limits)
+        self._initial_application = list(self.limit_manager._application_limits)
+
+    def init_app(self, app: Flask) -> None:
+        """Bind to ``app`` from a clean state, then let Flask-Limiter read its config."""
+        for name, value in self._initial_state.items():
+            setattr(self, name, copy.copy(value))
+        self.limit_manager.set_default_limits(list(self._initial_defaults))
+        self.limit_manager.set_application_limits(list(self._initial_application))
+        super().init_app(app)
 
 
 def init_ratelimit(app: Flask, limiter: Limiter) -> None:

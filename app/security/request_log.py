@@ -41,7 +41,7 @@ def request_id_from(environ: WSGIEnvironment) -> str:
     :returns: 8 to 128 characters of ``[A-Za-z0-9._:@/+=-]``.
     """
     supplied = environ.get("HTTP_X_REQUEST_ID", "")
-    if supplied and REQUEST_ID_RE.match(supplied):
+    if supplied and REQUEST_ID_RE.fullmatch(supplied):
         return supplied
     return uuid.uuid4().hex
 

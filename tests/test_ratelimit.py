@@ -1,0 +1,180 @@
+"""Rate limits: 2/second and 60/minute per client, Redis or memory, fallback."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from urllib.parse import urlsplit
+
+import pytest
+import redis
+import time_machine
+
+from tests.helpers import problem
+from tests.services import REDIS_URL, TCPProxy, require_service
+
+START = dt.datetime(2030, 1, 1, 12, 0, 0, tzinfo=dt.UTC)
+limited = pytest.mark.settings(RATELIMIT_ENABLED=True)
+
+
+@pytest.fixture
+def clock():
+    with time_machine.travel(START, tick=False) as traveller:
+        yield traveller
+
+
+def statuses(client, count: int, path: str = "/about", **kwargs) -> list[int]:
+    return [client.get(path, **kwargs).status_code for _ in range(count)]
+
+
+@limited
+def test_two_per_second_then_429_with_retry_after(client, clock, html):
+    assert statuses(client, 2) == [200, 200]
+    response = client.get("/about", headers=html)
+    assert response.status_code == 429
+    # Flask-Limiter rounds the reset up to the next whole second.
+    retry_after = int(response.headers["Retry-After"])
+    assert retry_after in (1, 2)
+    unit = "second" if retry_after == 1 else "seconds"
+    assert f"Please try again in {retry_after} {unit}." in response.get_data(as_text=True)
+    clock.shift(1)
+    assert statuses(client, 1) == [200]
+
+
+@limited
+def test_sixty_per_minute(client, clock):
+    served = 0
+    for _ in range(30):
+        served += statuses(client, 2).count(200)
+        clock.shift(1)
+    assert served == 60
+    response = client.get("/about")
+    assert response.status_code == 429
+    assert 1 <= int(response.headers["Retry-After"]) <= 60
+    clock.shift(60)
+    assert statuses(client, 1) == [200]
+
+
+@limited
+def test_rate_limit_headers_are_sent(client, clock):
+    response = client.get("/about")
+    assert response.headers["X-RateLimit-Limit"] == "2"
+    assert response.headers["X-RateLimit-Remaining"] == "1"
+    assert "X-RateLimit-Reset" in response.headers
+
+
+@limited
+def test_429_as_problem_json(client, clock, json_accept):
+    statuses(client, 2)
+    body = problem(client.get("/about", headers=json_accept))
+    assert body["status"] == 429
+    assert "try again in" in body["detail"]
+
+
+@limited
+def test_limits_are_per_client_address(client, clock):
+    assert statuses(client, 3)[-1] == 429
+    other = {"environ_base": {"REMOTE_ADDR": "192.0.2.7"}}
+    assert statuses(client, 1, **other) == [200]
+
+
+@limited
+def test_spoofed_forwarded_for_does_not_get_a_new_budget(client, clock):
+    assert statuses(client, 3)[-1] == 429
+    spoofed = {"headers": {"X-Forwarded-For": "203.0.113.9"}}
+    assert statuses(client, 1, **spoofed) == [429]
+
+
+@limited
+def test_static_files_and_health_checks_are_exempt(client, clock):
+    assert set(statuses(client, 10, "/healthz")) == {200}
+    assert set(statuses(client, 10, "/static/favicon.svg")) == {200}
+    assert "X-RateLimit-Limit" not in client.get("/healthz").headers
+
+
+def redis_settings(url: str) -> dict:
+    return {
+        "RATELIMIT_ENABLED": True,
+        "RATELIMIT_STORAGE_URI": url,
+        "RATELIMIT_KEY_PREFIX": f"bastion-test-{uuid.uuid4().hex}",
+        "RATELIMIT_DEFAULT": "3 per hour",
+    }
+
+
+@pytest.fixture
+def redis_url() -> str:
+    require_service("Redis", REDIS_URL)
+    return REDIS_URL
+
+
+def test_limits_are_stored_in_the_real_redis(redis_url):
+    from tests.conftest import make_app
+
+    settings = redis_settings(redis_url)
+    client = make_app(**settings).test_client()
+    assert statuses(client, 3) == [200, 200, 200]
+    keys = redis.Redis.from_url(redis_url).keys(f"*{settings['RATELIMIT_KEY_PREFIX']}*")
+    assert keys, "the counter lives in Redis"
+    # A second instance (another gunicorn worker or host) shares the count.
+    other = make_app(**settings).test_client()
+    response = other.get("/about")
+    assert response.status_code == 429
+    assert int(response.headers["Retry-After"]) > 3000
+    redis.Redis.from_url(redis_url).delete(*keys)
+
+
+def test_readiness_reports_redis(redis_url):
+    from tests.conftest import make_app
+
+    client = make_app(**redis_settings(redis_url)).test_client()
+    assert client.get("/readyz").get_json()["checks"]["redis"] == "ok"
+
+
+def test_falls_back_to_memory_when_redis_fails_mid_flight(redis_url, caplog):
+    from tests.conftest import make_app
+
+    target = urlsplit(redis_url)
+    proxy = TCPProxy(target.hostname, target.port)
+    try:
+        url = f"redis://127.0.0.1:{proxy.port}{target.path}"
+        client = make_app(**redis_settings(url)).test_client()
+        assert statuses(client, 1) == [200]
+        proxy.stop()
+        with caplog.at_level(logging.WARNING, logger="flask-limiter"):
+            # Still served (never a 500), still limited in memory, logged once.
+            after = statuses(client, 5)
+        assert after == [200, 200, 200, 429, 429]
+        warnings = [r for r in caplog.records if "falling back to in-memory" in r.getMessage()]
+        assert len(warnings) == 1
+        ready = client.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.get_json()["failed"] == ["redis"]
+    finally:
+        proxy.stop()
+
+
+def test_unreachable_redis_from_the_start_still_serves(caplog):
+    from tests.conftest import make_app
+
+    with socket_closed_port() as port:
+        client = make_app(**redis_settings(f"redis://127.0.0.1:{port}/0")).test_client()
+        with caplog.at_level(logging.WARNING, logger="flask-limiter"):
+            assert statuses(client, 2) == [200, 200]
+    assert any("falling back to in-memory" in r.getMessage() for r in caplog.records)
+
+
+class socket_closed_port:
+    """A loopback port with nothing listening on it."""
+
+    def __enter__(self) -> int:
+        import socket
+
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        self.port = sock.getsockname()[1]
+        sock.close()
+        return self.port
+
+    def __exit__(self, *exc: object) -> None:
+        return None
