@@ -95,7 +95,6 @@ def register_logging(app: Flask) -> None:
             )
             handler._bastion = True  # type: ignore[attr-defined]
             logger.addHandler(handler)
-        logger.propagate = app.testing  # tests read records through caplog
 
 
 def register_extensions(app: Flask) -> None:

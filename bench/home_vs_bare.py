@@ -161,6 +161,29 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def gunicorn_flags() -> list[str]:
+    """Extra flags for this gunicorn version.
+
+    gunicorn 25+ opens a control socket at ``~/.gunicorn/gunicorn.ctl`` by
+    default; two masters (ours and the bare app) would fight over it, and
+    the first to stop would remove the other's.  Older versions have no
+    such socket and no ``--no-control-socket`` flag.
+    """
+    try:
+        help_text = subprocess.run(
+            [*venv_command("gunicorn"), "--help"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise BenchError(f"gunicorn --help failed: {error}") from None
+    if "usage:" not in help_text.lower():
+        raise BenchError("gunicorn is not installed in this virtualenv (pip install -e .)")
+    return ["--no-control-socket"] if "--no-control-socket" in help_text else []
+
+
 def start_gunicorn(
     name: str, target: str, args: argparse.Namespace, env: dict[str, str], tmpdir: Path
 ) -> Server:
@@ -178,6 +201,7 @@ def start_gunicorn(
         f"{HOST}:{port}",
         "--max-requests",
         str(args.max_requests),
+        *args.gunicorn_flags,
         "--chdir",
         str(ROOT if target.startswith("wsgi:") else BENCH_DIR),
         target,
@@ -454,6 +478,7 @@ def bench(args: argparse.Namespace, tmpdir: Path, servers: list[Server]) -> int:
         raise BenchError("wrk is not on PATH (apt-get install wrk), or use --loadgen python")
     load = run_wrk if use_wrk else run_python
 
+    args.gunicorn_flags = gunicorn_flags()
     env = production_env(tmpdir)
     print("preparing: flask assets build, flask db upgrade (production config) ...", flush=True)
     prepare(env)

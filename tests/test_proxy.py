@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import logging
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -139,12 +137,10 @@ def test_redirect_carries_the_forwarded_prefix(app):
 
 
 @pytest.fixture
-def live_app(app: Flask) -> Iterator[Flask]:
-    """The app with ``TESTING=False``; give caplog its records back afterwards."""
+def live_app(app: Flask) -> Flask:
+    """The app with ``TESTING=False`` (the HTTPS redirect is off in testing mode)."""
     assert not app.testing
-    yield app
-    for name in ("bastion", "flask-limiter"):
-        logging.getLogger(name).propagate = True
+    return app
 
 
 @pytest.mark.settings(FORCE_HTTPS=True, TESTING=False)

@@ -178,3 +178,10 @@ class socket_closed_port:
 
     def __exit__(self, *exc: object) -> None:
         return None
+
+
+def test_memory_storage_outside_development_is_warned_about(caplog):
+    from tests.conftest import make_app
+
+    make_app(TESTING=False, RATELIMIT_ENABLED=True)
+    assert any("each gunicorn worker counts on its own" in r.getMessage() for r in caplog.records)

@@ -98,8 +98,14 @@ def init_ratelimit(app: Flask, limiter: Limiter) -> None:
     """
     limiter.init_app(app)
     app.extensions["bastion.limiter"] = limiter
-    if app.config["RATELIMIT_STORAGE_URI"].startswith(("redis://", "rediss://")):
+    storage = str(app.config["RATELIMIT_STORAGE_URI"])
+    if storage.startswith(("redis://", "rediss://")):
         logger.info("rate limits stored in Redis, in-memory fallback on")
+    elif storage.startswith("memory://") and not (app.debug or app.testing):
+        logger.warning(
+            "rate limits are kept in memory: each gunicorn worker counts on its own; "
+            "set RATELIMIT_STORAGE_URI=redis://... in production"
+        )
 
 
 def retry_after_seconds(limiter: Limiter | None) -> int | None:
