@@ -122,8 +122,11 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_template_helpers(app: Flask) -> None:
-    """Globals every template may use."""
+    """Globals every template may use, and the memoising ``url_for``."""
+    from app.urls import init_url_cache
+
     app.jinja_env.globals["site_name"] = app.config["SITE_NAME"]
+    init_url_cache(app)
 
 
 def register_commands(app: Flask) -> None:

@@ -88,6 +88,7 @@ class AssetRegistry:
 
     def __init__(self, app: Flask, env: Environment, live: bool) -> None:
         self.static_folder = Path(app.static_folder or "")
+        self.static_url_path = app.static_url_path or ""
         self.env = env
         self.live = live
         self._cache: dict[str, BuiltAsset] = {}
@@ -127,6 +128,14 @@ class AssetRegistry:
         """URL of bundle ``name`` for this request (honours the path prefix)."""
         return url_for("static", filename=self.resolve(name).filename)
 
+    def url_cached(self, name: str) -> str:
+        """:meth:`url` without Werkzeug's URL building (the file name is plain ASCII).
+
+        ``static_url_path`` + file name under ``request.script_root``: the same
+        string ``url_for("static", ...)`` returns, tested against it.
+        """
+        return f"{request.script_root}{self.static_url_path}/{self.resolve(name).filename}"
+
     def integrity(self, name: str) -> str:
         """The ``integrity`` attribute value for bundle ``name``."""
         return self.resolve(name).integrity
@@ -150,7 +159,7 @@ def init_assets(app: Flask) -> AssetRegistry:
     live = bool(app.config["ASSETS_AUTO_BUILD"])
     registry = AssetRegistry(app, env, live=live)
     app.extensions["bastion.assets"] = registry
-    app.jinja_env.globals["asset_url"] = registry.url
+    app.jinja_env.globals["asset_url"] = registry.url_cached
     app.jinja_env.globals["asset_sri"] = registry.integrity
     if not live:
         with app.app_context():

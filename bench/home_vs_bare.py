@@ -9,7 +9,8 @@ What it does, in one run:
 
 1. Prepares a production environment in a temporary directory
    (``BASTION_CONFIG=production``, a random ``SECRET_KEY``, SQLite in the
-   temporary directory, rate limits raised to ``1000000 per second`` but
+   temporary directory, rate limits raised to ``1000000 per second; 60000000 per minute`` (the
+   same two limits as the default, far above the load) but
    still on, ``PROXY_FIX_X_PROTO=1`` so that the load generator can send
    ``X-Forwarded-Proto: https`` as nginx would), then runs
    ``flask assets build`` and ``flask db upgrade`` in it.
@@ -26,8 +27,8 @@ Both gunicorn process groups are stopped in a ``finally`` block.
 
 ``--max-requests`` defaults to 0 (no worker recycling) so that the numbers
 measure per-request cost; ``deploy/gunicorn.conf.py`` recycles workers
-after about 1000 requests in production, which costs a ``create_app`` per
-worker restart: pass ``--max-requests 1000`` to include that.
+after about 10000 requests in production, which costs a ``create_app`` per
+worker restart: pass ``--max-requests 10000`` to include that.
 """
 
 from __future__ import annotations
@@ -116,7 +117,7 @@ def production_env(tmpdir: Path) -> dict[str, str]:
             "SECRET_KEY": secrets.token_hex(32),
             "TRUSTED_HOSTS": "127.0.0.1,localhost",
             "DATABASE_URL": f"sqlite:///{tmpdir}/bench.db",
-            "RATELIMIT_DEFAULT": "1000000 per second",
+            "RATELIMIT_DEFAULT": "1000000 per second; 60000000 per minute",
             "PROXY_FIX_X_PROTO": "1",
             "PYTHONUNBUFFERED": "1",
         }

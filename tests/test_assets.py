@@ -90,3 +90,13 @@ def test_production_resolves_assets_once_at_start():
 def test_production_refuses_to_start_without_built_assets():
     with pytest.raises(AssetsNotBuiltError, match="flask assets build"):
         make_app(**PRODUCTION, ASSETS_MANIFEST="json:dist/no-such-manifest.json")
+
+
+@pytest.mark.parametrize("prefix", ["", "/some-service/v1"])
+def test_fast_asset_urls_equal_url_for(prefix):
+    app = make_app(PATH_PREFIX=prefix)
+    registry = app.extensions["bastion.assets"]
+    with app.test_request_context("/", base_url=f"http://localhost{prefix}/"):
+        for name in ("vendor_css", "custom_css", "vendor_js", "custom_js"):
+            assert registry.url_cached(name) == registry.url(name)
+            assert registry.url_cached(name).startswith(f"{prefix}/static/dist/")

@@ -21,6 +21,7 @@ from app.security.headers import init_headers, no_https_redirect
 from app.security.proxy import PathPrefixMiddleware, StrictProxyFix
 from app.security.ratelimit import client_address, init_ratelimit
 from app.security.request_log import RequestLogMiddleware
+from app.security.sessions import CachedSerializerSessionInterface
 from app.security.user_agents import init_user_agents
 
 __all__ = [
@@ -65,6 +66,7 @@ def init_security(app: Flask, *, limiter: Limiter, csrf: CSRFProtect, compress: 
     """
     if app.config.get("TRUSTED_HOSTS") == ["*"]:
         app.config["TRUSTED_HOSTS"] = None
+    app.session_interface = CachedSerializerSessionInterface()
     # before_request order: user agents, HTTPS redirect + CSP nonce, rate
     # limit, then CSRF (so failing CSRF posts still count against the limit).
     init_user_agents(app)
