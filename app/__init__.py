@@ -41,13 +41,12 @@ def create_app(config: str | Mapping[str, Any] | None = None) -> Flask:
         example production without ``SECRET_KEY``).
     """
     app = Flask(__name__, instance_path=str(INSTANCE_PATH))
-    config_class = register_config(app, config)
+    register_config(app, config)
     register_logging(app)
     register_extensions(app)
     register_blueprints(app)
     register_template_helpers(app)
     register_commands(app)
-    app.logger.debug("Bastion started with %s", config_class.__name__)
     return app
 
 
@@ -99,26 +98,38 @@ def register_logging(app: Flask) -> None:
 
 def register_extensions(app: Flask) -> None:
     """Bind the extensions, the security layer and the asset pipeline."""
+    from flask_sqlalchemy.session import Session
+
     from app.assets import init_assets
+    from app.auth.login import init_login
     from app.extensions import bootstrap, compress, csrf, db, limiter, migrate
     from app.models import load_models
+    from app.models.soft_delete import install_soft_delete
     from app.security import init_security
+    from app.security.passwords import init_passwords
 
     load_models()
     db.init_app(app)
+    install_soft_delete(Session)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
     bootstrap.init_app(app)
     init_security(app, limiter=limiter, csrf=csrf, compress=compress)
+    init_login(app)
+    init_passwords(app)
     init_assets(app)
 
 
 def register_blueprints(app: Flask) -> None:
     """Register the blueprints (each one's routes live in its own package)."""
+    from app.admin import bp as admin_bp
+    from app.auth import bp as auth_bp
     from app.main import bp as main_bp
     from app.main.health import bp as health_bp
 
     app.register_blueprint(health_bp)
     app.register_blueprint(main_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(admin_bp)
 
 
 def register_template_helpers(app: Flask) -> None:

@@ -178,6 +178,19 @@ class Config:
     )
     REFERRER_POLICY = "strict-origin-when-cross-origin"
 
+    # --- accounts (Flask-Login, argon2-cffi) ----------------------------
+    SESSION_PROTECTION = "strong"
+    REMEMBER_COOKIE_DURATION = 14 * 24 * 3600
+    REMEMBER_COOKIE_SECURE = True
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    ARGON2_TIME_COST = 3
+    ARGON2_MEMORY_COST = 65536
+    ARGON2_PARALLELISM = 4
+    PASSWORD_MIN_LENGTH = 12
+    SIGNIN_RATE_LIMIT = "5 per minute; 20 per hour"
+    REGISTER_RATE_LIMIT = "5 per hour"
+
     # --- CSRF (Flask-WTF) ------------------------------------------------
     WTF_CSRF_TIME_LIMIT = 3600
     WTF_CSRF_SSL_STRICT = True
@@ -279,6 +292,7 @@ class DevelopmentConfig(Config):
     ENV_NAME = "development"
     DEBUG = True
     SESSION_COOKIE_SECURE = False
+    REMEMBER_COOKIE_SECURE = False
     FORCE_HTTPS = False
     PREFERRED_URL_SCHEME = "http"
     TRUSTED_HOSTS = ["127.0.0.1", "localhost"]
@@ -298,6 +312,10 @@ class TestingConfig(Config):
     TRUSTED_HOSTS = ["localhost", "127.0.0.1"]
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_ENABLED = False
+    # Fast hashing for tests only (argon2's minimum memory is 8 KiB per lane).
+    ARGON2_TIME_COST = 1
+    ARGON2_MEMORY_COST = 8
+    ARGON2_PARALLELISM = 1
     ASSETS_AUTO_BUILD = False
     ASSETS_BUILD_ON_START = True
     REQUEST_LOG = True

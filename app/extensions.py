@@ -8,16 +8,18 @@ environment are created per application (:mod:`app.security.headers`,
 
 from flask_bootstrap import Bootstrap5
 from flask_compress import Compress
+from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 
 from app.models.base import Base
-from app.security.ratelimit import Limiter, client_address
+from app.security.ratelimit import Limiter, client_key
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 csrf = CSRFProtect()
 compress = Compress()
-limiter = Limiter(key_func=client_address)
+limiter = Limiter(key_func=client_key)
+login_manager = LoginManager()
 bootstrap = Bootstrap5()

@@ -9,8 +9,9 @@ and :func:`load_models` imports every model module (called by
 import importlib
 
 from app.models.base import Base, TimestampMixin, UTCDateTime, utcnow
+from app.models.soft_delete import INCLUDE_DELETED, SoftDeleteMixin
 
-MODEL_MODULES = ("app.models.contact",)
+MODEL_MODULES = ("app.models.contact", "app.models.user")
 
 
 def load_models() -> None:
@@ -19,4 +20,12 @@ def load_models() -> None:
         importlib.import_module(name)
 
 
-__all__ = ["Base", "TimestampMixin", "UTCDateTime", "load_models", "utcnow"]
+__all__ = [
+    "INCLUDE_DELETED",
+    "Base",
+    "SoftDeleteMixin",
+    "TimestampMixin",
+    "UTCDateTime",
+    "load_models",
+    "utcnow",
+]

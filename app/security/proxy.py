@@ -41,18 +41,37 @@ class StrictProxyFix(ProxyFix):
     """
 
     def __init__(self, app: WSGIApplication, **hops: int) -> None:
-        super().__init__(app, **hops)
+        super().__init__(self._normalized(app, hops), **hops)
         self.untrusted = tuple(
             environ_key for arg, environ_key in FORWARDED_HEADERS.items() if not hops.get(arg)
         )
         self.trusts_any = any(hops.values())
+        self.inner = app
+
+    @staticmethod
+    def _normalized(app: WSGIApplication, hops: dict[str, int]) -> WSGIApplication:
+        """Wrap ``app`` so trusted headers hold only the value ProxyFix chose.
+
+        Libraries that read ``X-Forwarded-For`` themselves (Flask-Login's
+        session identifier takes its first, client-written, entry) then see
+        the address ProxyFix trusted, not what the client prepended.
+        """
+
+        def normalized(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+            if hops.get("x_for"):
+                environ["HTTP_X_FORWARDED_FOR"] = environ.get("REMOTE_ADDR", "")
+            if hops.get("x_proto"):
+                environ["HTTP_X_FORWARDED_PROTO"] = environ.get("wsgi.url_scheme", "http")
+            return app(environ, start_response)
+
+        return normalized
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         for key in self.untrusted:
             environ.pop(key, None)
         if self.trusts_any:
             return super().__call__(environ, start_response)
-        return self.app(environ, start_response)
+        return self.inner(environ, start_response)
 
 
 def normalize_prefix(prefix: str) -> str:

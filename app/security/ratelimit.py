@@ -17,19 +17,35 @@ import time
 from typing import Any
 
 import flask_limiter
-from flask import Flask, request
+from flask import Flask, current_app, request
 
 logger = logging.getLogger("bastion.security")
 
 
 def client_address() -> str:
-    """The rate-limit key: the client's IP address.
+    """The client's IP address, as a rate-limit key.
 
     Uses ``request.remote_addr``, which ``ProxyFix`` rewrites only when
     ``PROXY_FIX_X_FOR`` trusts that many proxies; a client-sent
     ``X-Forwarded-For`` is never read here.
     """
     return request.remote_addr or "unknown"
+
+
+def client_key() -> str:
+    """The default rate-limit key: ``user:<id>`` when signed in, else the address.
+
+    Signed-in users get their own budget (people behind one office NAT don't
+    share it); anonymous clients are counted per address.  Works with any
+    Flask-Login user object that has an ``id``.
+    """
+    login_manager = getattr(current_app, "login_manager", None)
+    if login_manager is not None:
+        from flask_login import current_user
+
+        if current_user.is_authenticated:
+            return f"user:{getattr(current_user, 'id', None) or current_user.get_id()}"
+    return client_address()
 
 
 #: Limiter attributes that ``init_app`` fills from the app's config and

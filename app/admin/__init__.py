@@ -1,0 +1,40 @@
+"""Administration pages: only for accounts with ``is_admin``; 403 for everyone else."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import Blueprint, abort, render_template
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import INCLUDE_DELETED
+from app.models.user import User
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def admin_required(view: F) -> F:
+    """Sign-in required (else the sign-in page), then ``is_admin`` (else 403)."""
+
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if not current_user.is_admin:
+            abort(403)
+        return view(*args, **kwargs)
+
+    return login_required(wrapped)  # type: ignore[return-value]
+
+
+@bp.get("/")
+@admin_required
+def users() -> str:
+    """Every account, deleted ones included, newest first."""
+    accounts = db.session.scalars(
+        select(User).order_by(User.id.desc()).execution_options(**{INCLUDE_DELETED: True})
+    ).all()
+    return render_template("admin/users.html", accounts=accounts)

@@ -1,0 +1,133 @@
+"""``flask users``: create, list, disable, enable, promote, demote accounts."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from app.auth.forms import normalize_email
+from app.auth.login import find_live_user, password_hasher
+from app.extensions import db
+from app.models import INCLUDE_DELETED
+from app.models.user import User
+from app.security.passwords import password_problem
+
+EMAIL_SHAPE = "x@y"
+
+
+@click.group("users")
+def users() -> None:
+    """Manage accounts."""
+
+
+def _require_user(email: str) -> User:
+    user = find_live_user(normalize_email(email))
+    if user is None:
+        raise click.ClickException(f"no account with the email {email!r}")
+    return user
+
+
+@users.command("create")
+@click.argument("email")
+@click.option("--name", "display_name", required=True, help="Display name (at most 80 characters).")
+@click.option("--admin", is_flag=True, help="Make the account an administrator.")
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password from standard input instead of prompting.",
+)
+@with_appcontext
+def create(email: str, display_name: str, admin: bool, password_stdin: bool) -> None:
+    """Create an account with EMAIL."""
+    email = normalize_email(email)
+    local, _, domain = email.partition("@")
+    if not local or "." not in domain or len(email) > 254:
+        raise click.ClickException(f"{email!r} is not an email address")
+    display_name = display_name.strip()
+    if not display_name or len(display_name) > 80:
+        raise click.ClickException("the display name must be 1 to 80 characters long")
+    if find_live_user(email) is not None:
+        raise click.ClickException(f"an account with the email {email!r} already exists")
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    problem = password_problem(
+        password, current_app.config["PASSWORD_MIN_LENGTH"], (email, display_name)
+    )
+    if problem:
+        raise click.ClickException(f"weak password: {problem}")
+    user = User(
+        email=email,
+        display_name=display_name,
+        password_hash=password_hasher().hash(password),
+        is_admin=admin,
+    )
+    db.session.add(user)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise click.ClickException(f"an account with the email {email!r} already exists") from None
+    click.echo(f"created account {user.id} <{email}>{' (admin)' if admin else ''}")
+
+
+@users.command("list")
+@click.option("--all", "show_all", is_flag=True, help="Include deleted accounts.")
+@with_appcontext
+def list_users(show_all: bool) -> None:
+    """List accounts: id, email, name and status."""
+    query = select(User).order_by(User.id)
+    if show_all:
+        query = query.execution_options(**{INCLUDE_DELETED: True})
+    for user in db.session.scalars(query):
+        flags = ["deleted" if user.is_deleted else ("disabled" if user.is_disabled else "active")]
+        if user.is_admin:
+            flags.append("admin")
+        click.echo(f"{user.id}\t{user.email}\t{user.display_name}\t{','.join(flags)}")
+
+
+def _set_flag(email: str, attribute: str, value: bool, message: str) -> None:
+    user = _require_user(email)
+    setattr(user, attribute, value)
+    if attribute == "is_disabled" and value:
+        user.session_version += 1  # a disabled account is signed out everywhere
+    db.session.commit()
+    click.echo(f"{message}: {user.email}")
+
+
+@users.command("disable")
+@click.argument("email")
+@with_appcontext
+def disable(email: str) -> None:
+    """Stop EMAIL from signing in (and sign it out everywhere)."""
+    _set_flag(email, "is_disabled", True, "disabled")
+
+
+@users.command("enable")
+@click.argument("email")
+@with_appcontext
+def enable(email: str) -> None:
+    """Let a disabled EMAIL sign in again."""
+    _set_flag(email, "is_disabled", False, "enabled")
+
+
+@users.command("promote")
+@click.argument("email")
+@with_appcontext
+def promote(email: str) -> None:
+    """Make EMAIL an administrator."""
+    _set_flag(email, "is_admin", True, "promoted to administrator")
+
+
+@users.command("demote")
+@click.argument("email")
+@with_appcontext
+def demote(email: str) -> None:
+    """Take administrator rights from EMAIL."""
+    _set_flag(email, "is_admin", False, "no longer an administrator")

@@ -1,0 +1,125 @@
+"""Account forms.  Passwords are never re-rendered into a page."""
+
+from __future__ import annotations
+
+from flask import current_app
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, PasswordField, StringField, SubmitField
+from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
+
+from app.security.passwords import MAX_LENGTH, password_problem
+
+EMAIL_VALIDATORS = [
+    DataRequired("Please enter your email address."),
+    Email("That doesn't look like an email address.", check_deliverability=False),
+    Length(max=254),
+]
+
+
+def normalize_email(value: str | None) -> str:
+    """Trim and lower-case an email address (the form we store and look up)."""
+    return (value or "").strip().lower()
+
+
+class StrongPassword:
+    """WTForms validator applying :func:`app.security.passwords.password_problem`.
+
+    :param personal_fields: names of fields of the same form whose values the
+        password must not be built on.
+    """
+
+    def __init__(self, *personal_fields: str) -> None:
+        self.personal_fields = personal_fields
+
+    def __call__(self, form: FlaskForm, field: PasswordField) -> None:
+        personal = tuple(str(form[name].data or "") for name in self.personal_fields)
+        personal += tuple(getattr(form, "personal_values", ()))
+        problem = password_problem(
+            field.data or "", current_app.config["PASSWORD_MIN_LENGTH"], personal
+        )
+        if problem:
+            raise ValidationError(problem)
+
+
+class RegisterForm(FlaskForm):
+    """Create an account."""
+
+    email = EmailField(
+        "Email address", validators=EMAIL_VALIDATORS, render_kw={"autocomplete": "email"}
+    )
+    display_name = StringField(
+        "Display name",
+        validators=[DataRequired("Please choose a display name."), Length(max=80)],
+        render_kw={"autocomplete": "nickname"},
+    )
+    password = PasswordField(
+        "Password",
+        validators=[
+            DataRequired("Please choose a password."),
+            StrongPassword("email", "display_name"),
+        ],
+        render_kw={"autocomplete": "new-password", "maxlength": MAX_LENGTH},
+    )
+    confirm = PasswordField(
+        "Repeat the password",
+        validators=[EqualTo("password", "The two passwords differ.")],
+        render_kw={"autocomplete": "new-password"},
+    )
+    submit = SubmitField("Create account")
+
+
+class SignInForm(FlaskForm):
+    """Sign in with email and password."""
+
+    email = EmailField(
+        "Email address", validators=EMAIL_VALIDATORS, render_kw={"autocomplete": "username"}
+    )
+    password = PasswordField(
+        "Password",
+        validators=[DataRequired("Please enter your password."), Length(max=MAX_LENGTH)],
+        render_kw={"autocomplete": "current-password"},
+    )
+    remember = BooleanField("Keep me signed in on this device")
+    submit = SubmitField("Sign in")
+
+
+class ChangePasswordForm(FlaskForm):
+    """Change the password; asks for the current one."""
+
+    current_password = PasswordField(
+        "Current password",
+        validators=[DataRequired("Please enter your current password.")],
+        render_kw={"autocomplete": "current-password"},
+    )
+    new_password = PasswordField(
+        "New password",
+        validators=[DataRequired("Please choose a new password."), StrongPassword()],
+        render_kw={"autocomplete": "new-password", "maxlength": MAX_LENGTH},
+    )
+    confirm = PasswordField(
+        "Repeat the new password",
+        validators=[EqualTo("new_password", "The two passwords differ.")],
+        render_kw={"autocomplete": "new-password"},
+    )
+    submit = SubmitField("Change password")
+
+    def __init__(self, *args, personal_values: tuple[str, ...] = (), **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.personal_values = personal_values
+
+
+class DeleteAccountForm(FlaskForm):
+    """Confirm account deletion with the password."""
+
+    password = PasswordField(
+        "Your password",
+        validators=[DataRequired("Please enter your password to confirm.")],
+        render_kw={"autocomplete": "current-password"},
+    )
+    submit = SubmitField("Delete my account")
+
+
+class SignOutForm(FlaskForm):
+    """Sign-out is a POST with a CSRF token, never a GET link."""
+
+    submit = SubmitField("Sign out")

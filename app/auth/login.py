@@ -1,0 +1,77 @@
+"""Flask-Login glue: loading the user, the sign-in redirect, sign-in and sign-out."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+from flask import Flask, current_app, flash, redirect, request, session, url_for
+from flask_login import login_user, logout_user
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from app.extensions import db, login_manager
+from app.models.user import User
+from app.security.errors import error_response, wants_json
+
+logger = logging.getLogger("bastion.auth")
+
+
+def account_tag(email: str) -> str:
+    """A stable, non-reversible tag of an email address for logs and rate-limit keys."""
+    return hashlib.sha256(email.encode("utf-8")).hexdigest()[:16]
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    """Load the account named in the session (``"<id>:<session_version>"``).
+
+    Returns ``None`` (signed out) for a malformed id, a deleted or disabled
+    account, or a session made before the last password change.
+    """
+    raw_id, _, version = user_id.partition(":")
+    if not raw_id.isdigit() or not version.isdigit():
+        return None
+    user = db.session.get(User, int(raw_id))
+    if user is None or not user.is_active or user.session_version != int(version):
+        return None
+    return user
+
+
+@login_manager.unauthorized_handler
+def unauthorized() -> Response:
+    """Browsers go to the sign-in page (with a local ``next``); API clients get a 401."""
+    if wants_json():
+        return error_response(401, "Unauthorized", "Sign in to use this resource.")
+    flash("Please sign in to see that page.", "info")
+    next_path = request.full_path.rstrip("?")
+    return redirect(url_for("auth.sign_in", next=next_path))
+
+
+def start_session(user: User, remember: bool = False) -> None:
+    """Sign ``user`` in on a fresh session (no session fixation: old contents are dropped)."""
+    session.clear()
+    login_user(user, remember=remember)
+
+
+def end_session() -> None:
+    """Sign out and drop everything in the session and the remember-me cookie."""
+    logout_user()
+    session.clear()
+
+
+def find_live_user(email: str) -> User | None:
+    """The live (not deleted) account with this normalised email, if any."""
+    return db.session.scalar(select(User).where(User.email == email))
+
+
+def init_login(app: Flask) -> None:
+    """Bind Flask-Login to ``app`` with Bastion's settings."""
+    login_manager.init_app(app)
+    login_manager.session_protection = app.config["SESSION_PROTECTION"]
+    login_manager.login_view = "auth.sign_in"
+
+
+def password_hasher():  # type: ignore[no-untyped-def]
+    """The app's :class:`~app.security.passwords.PasswordHasher`."""
+    return current_app.extensions["passwords"]

@@ -1,0 +1,206 @@
+"""Account pages.  Every state change is a POST with a CSRF token."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy.exc import IntegrityError
+from werkzeug.wrappers import Response
+
+from app.auth import bp
+from app.auth.forms import (
+    ChangePasswordForm,
+    DeleteAccountForm,
+    RegisterForm,
+    SignInForm,
+    normalize_email,
+)
+from app.auth.login import (
+    account_tag,
+    end_session,
+    find_live_user,
+    password_hasher,
+    start_session,
+)
+from app.extensions import db, limiter
+from app.models.user import User
+from app.security import client_address, csrf_rerender
+from app.security.redirects import safe_next_path
+
+logger = logging.getLogger("bastion.auth")
+INVALID = 422  # the form is shown again with its errors (RFC 9110 section 15.5.21)
+GENERIC_FAILURE = "Incorrect email or password."
+
+
+def _signin_limit() -> str:
+    return str(current_app.config["SIGNIN_RATE_LIMIT"])
+
+
+def _register_limit() -> str:
+    return str(current_app.config["REGISTER_RATE_LIMIT"])
+
+
+def _account_key() -> str:
+    """Rate-limit key of the account a sign-in attempt names (hashed email)."""
+    return "account:" + account_tag(normalize_email(request.form.get("email")))
+
+
+def _user_key() -> str:
+    return f"user:{current_user.id}"
+
+
+def _failed(response: Response) -> bool:
+    return response.status_code != 302
+
+
+def _next_path() -> str | None:
+    return safe_next_path(request.args.get("next"))
+
+
+def _redirect_after_sign_in() -> Response:
+    target = _next_path()
+    if target is not None:
+        return redirect(request.script_root + target)
+    return redirect(url_for("auth.account"))
+
+
+@bp.route("/register", methods=["GET", "POST"])
+@limiter.limit(_register_limit, methods=["POST"], key_func=client_address, override_defaults=False)
+@csrf_rerender
+def register() -> Response | tuple[str, int]:
+    """Create an account and sign in."""
+    if current_user.is_authenticated:
+        return redirect(url_for("auth.account"))
+    form = RegisterForm()
+    if form.validate_on_submit():
+        email = normalize_email(form.email.data)
+        if find_live_user(email) is None:
+            user = User(
+                email=email,
+                display_name=form.display_name.data.strip(),
+                password_hash=password_hasher().hash(form.password.data),
+            )
+            db.session.add(user)
+            try:
+                db.session.commit()
+            except IntegrityError:  # the same address registered a moment ago
+                db.session.rollback()
+            else:
+                start_session(user)
+                logger.info("account %s registered from %s", user.id, client_address())
+                flash(f"Welcome, {user.display_name}. Your account is ready.", "success")
+                return redirect(url_for("auth.account"))
+        form.email.errors.append("An account with this email already exists. Sign in instead.")
+    status = INVALID if form.errors else 200
+    return render_template("auth/register.html", form=form), status
+
+
+@bp.route("/sign-in", methods=["GET", "POST"])
+@limiter.limit(_signin_limit, methods=["POST"], key_func=client_address, override_defaults=False)
+@limiter.limit(
+    _signin_limit,
+    methods=["POST"],
+    key_func=_account_key,
+    deduct_when=_failed,
+    override_defaults=False,
+)
+@csrf_rerender
+def sign_in() -> Response | tuple[str, int]:
+    """Sign in; the same message for an unknown email and a wrong password."""
+    if current_user.is_authenticated:
+        return _redirect_after_sign_in()
+    form = SignInForm()
+    if form.validate_on_submit():
+        email = normalize_email(form.email.data)
+        hasher = password_hasher()
+        user = find_live_user(email)
+        if user is None:
+            hasher.verify_dummy(form.password.data)
+            reason = "unknown account"
+        elif not hasher.verify(user.password_hash, form.password.data):
+            reason = "wrong password"
+        elif user.is_disabled:
+            reason = "disabled account"
+            form.form_errors.append("This account is disabled. Contact the site's team.")
+        else:
+            if hasher.needs_rehash(user.password_hash):
+                user.password_hash = hasher.hash(form.password.data)
+                db.session.commit()
+                logger.info("password hash of account %s upgraded", user.id)
+            start_session(user, remember=bool(form.remember.data))
+            logger.info("account %s signed in from %s", user.id, client_address())
+            return _redirect_after_sign_in()
+        logger.warning(
+            "sign-in failed (%s) for account tag %s from %s",
+            reason,
+            account_tag(email),
+            client_address(),
+        )
+        if not form.form_errors:
+            form.form_errors.append(GENERIC_FAILURE)
+    status = INVALID if form.errors or form.form_errors else 200
+    return render_template("auth/sign_in.html", form=form, next=_next_path()), status
+
+
+@bp.post("/sign-out")
+def sign_out() -> Response:
+    """Sign out (POST only, CSRF-checked by ``CSRFProtect``)."""
+    if current_user.is_authenticated:
+        logger.info("account %s signed out", current_user.id)
+    end_session()
+    flash("You have signed out.", "info")
+    return redirect(url_for("main.home"))
+
+
+@bp.get("/account")
+@login_required
+def account() -> str:
+    """The signed-in user's account page."""
+    return render_template("auth/account.html")
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+@limiter.limit(_signin_limit, methods=["POST"], key_func=_user_key, override_defaults=False)
+@csrf_rerender
+def change_password() -> Response | tuple[str, int]:
+    """Change the password (asks for the current one); signs out other sessions."""
+    user: User = current_user._get_current_object()
+    form = ChangePasswordForm(personal_values=(user.email, user.display_name))
+    if form.validate_on_submit():
+        hasher = password_hasher()
+        if hasher.verify(user.password_hash, form.current_password.data):
+            user.password_hash = hasher.hash(form.new_password.data)
+            user.session_version += 1  # every other session and remember cookie ends
+            db.session.commit()
+            remember = current_app.config["REMEMBER_COOKIE_NAME"] in request.cookies
+            start_session(user, remember=remember)
+            logger.info("account %s changed its password", user.id)
+            flash("Your password has been changed. Other devices have been signed out.", "success")
+            return redirect(url_for("auth.account"))
+        form.current_password.errors.append("That is not your current password.")
+    status = INVALID if form.errors else 200
+    return render_template("auth/change_password.html", form=form), status
+
+
+@bp.route("/account/delete", methods=["GET", "POST"])
+@login_required
+@limiter.limit(_signin_limit, methods=["POST"], key_func=_user_key, override_defaults=False)
+@csrf_rerender
+def delete_account() -> Response | tuple[str, int]:
+    """Delete the account (soft delete, confirmed with the password), then sign out."""
+    user: User = current_user._get_current_object()
+    form = DeleteAccountForm()
+    if form.validate_on_submit():
+        if password_hasher().verify(user.password_hash, form.password.data):
+            user.soft_delete()
+            db.session.commit()
+            logger.info("account %s deleted itself", user.id)
+            end_session()
+            flash("Your account has been deleted.", "info")
+            return redirect(url_for("main.home"))
+        form.password.errors.append("That is not your password.")
+    status = INVALID if form.errors else 200
+    return render_template("auth/delete_account.html", form=form), status
