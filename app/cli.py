@@ -35,7 +35,12 @@ def parse_duration(text: str) -> timedelta:
             f"{text!r} is not a duration; use a number and a unit: s, m, h, d or w (e.g. 30d)"
         )
     amount, unit = int(match.group(1)), match.group(2).lower()
-    return timedelta(**{DURATION_UNITS[unit]: amount})
+    try:
+        duration = timedelta(**{DURATION_UNITS[unit]: amount})
+        utcnow() - duration  # must stay a representable date
+    except OverflowError:
+        raise click.BadParameter(f"{text!r} is too long a duration") from None
+    return duration
 
 
 def soft_delete_models() -> list[type]:

@@ -180,6 +180,7 @@ class Config:
 
     # --- accounts (Flask-Login, argon2-cffi) ----------------------------
     SESSION_PROTECTION = "strong"
+    REMEMBER_COOKIE_NAME = "remember_token"
     REMEMBER_COOKIE_DURATION = 14 * 24 * 3600
     REMEMBER_COOKIE_SECURE = True
     REMEMBER_COOKIE_HTTPONLY = True

@@ -5,19 +5,18 @@ from __future__ import annotations
 import sys
 
 import click
+from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from app.auth.forms import normalize_email
 from app.auth.login import find_live_user, password_hasher
 from app.extensions import db
+from app.forms import normalize_email
 from app.models import INCLUDE_DELETED
 from app.models.user import User
 from app.security.passwords import password_problem
-
-EMAIL_SHAPE = "x@y"
 
 
 @click.group("users")
@@ -45,9 +44,10 @@ def _require_user(email: str) -> User:
 def create(email: str, display_name: str, admin: bool, password_stdin: bool) -> None:
     """Create an account with EMAIL."""
     email = normalize_email(email)
-    local, _, domain = email.partition("@")
-    if not local or "." not in domain or len(email) > 254:
-        raise click.ClickException(f"{email!r} is not an email address")
+    try:
+        validate_email(email, check_deliverability=False)
+    except EmailNotValidError:
+        raise click.ClickException(f"{email!r} is not an email address") from None
     display_name = display_name.strip()
     if not display_name or len(display_name) > 80:
         raise click.ClickException("the display name must be 1 to 80 characters long")

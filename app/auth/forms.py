@@ -4,21 +4,11 @@ from __future__ import annotations
 
 from flask import current_app
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, StringField, SubmitField
-from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
+from wtforms import BooleanField, PasswordField, StringField, SubmitField
+from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
+from app.forms import email_field, strip_text
 from app.security.passwords import MAX_LENGTH, password_problem
-
-EMAIL_VALIDATORS = [
-    DataRequired("Please enter your email address."),
-    Email("That doesn't look like an email address.", check_deliverability=False),
-    Length(max=254),
-]
-
-
-def normalize_email(value: str | None) -> str:
-    """Trim and lower-case an email address (the form we store and look up)."""
-    return (value or "").strip().lower()
 
 
 class StrongPassword:
@@ -44,12 +34,11 @@ class StrongPassword:
 class RegisterForm(FlaskForm):
     """Create an account."""
 
-    email = EmailField(
-        "Email address", validators=EMAIL_VALIDATORS, render_kw={"autocomplete": "email"}
-    )
+    email = email_field("Email address", "email", "Please enter your email address.")
     display_name = StringField(
         "Display name",
         validators=[DataRequired("Please choose a display name."), Length(max=80)],
+        filters=[strip_text],
         render_kw={"autocomplete": "nickname"},
     )
     password = PasswordField(
@@ -71,9 +60,7 @@ class RegisterForm(FlaskForm):
 class SignInForm(FlaskForm):
     """Sign in with email and password."""
 
-    email = EmailField(
-        "Email address", validators=EMAIL_VALIDATORS, render_kw={"autocomplete": "username"}
-    )
+    email = email_field("Email address", "username", "Please enter your email address.")
     password = PasswordField(
         "Password",
         validators=[DataRequired("Please enter your password."), Length(max=MAX_LENGTH)],

@@ -10,13 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
 from app.auth import bp
-from app.auth.forms import (
-    ChangePasswordForm,
-    DeleteAccountForm,
-    RegisterForm,
-    SignInForm,
-    normalize_email,
-)
+from app.auth.forms import ChangePasswordForm, DeleteAccountForm, RegisterForm, SignInForm
 from app.auth.login import (
     account_tag,
     end_session,
@@ -25,6 +19,7 @@ from app.auth.login import (
     start_session,
 )
 from app.extensions import db, limiter
+from app.forms import normalize_email
 from app.models.user import User
 from app.security import client_address, csrf_rerender
 from app.security.redirects import safe_next_path

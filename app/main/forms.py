@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, StringField, SubmitField, TextAreaField
-from wtforms.validators import DataRequired, Email, Length
+from wtforms import StringField, SubmitField, TextAreaField
+from wtforms.validators import DataRequired, Length
+
+from app.forms import email_field, strip_text
 
 
 class ContactForm(FlaskForm):
@@ -13,17 +15,10 @@ class ContactForm(FlaskForm):
     name = StringField(
         "Your name",
         validators=[DataRequired("Please tell us your name."), Length(max=100)],
+        filters=[strip_text],
         render_kw={"autocomplete": "name", "maxlength": 100},
     )
-    email = EmailField(
-        "Email address",
-        validators=[
-            DataRequired("Please give an email address we can reply to."),
-            Email("That doesn't look like an email address.", check_deliverability=False),
-            Length(max=254),
-        ],
-        render_kw={"autocomplete": "email", "maxlength": 254},
-    )
+    email = email_field("Email address", "email", "Please give an email address we can reply to.")
     message = TextAreaField(
         "Message",
         validators=[

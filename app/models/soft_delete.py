@@ -9,9 +9,11 @@ relationships and joins.  A query sees them only when it asks::
 
     db.session.scalars(select(User).execution_options(include_deleted=True))
 
-``Session.get()`` honours the rule too, but returns an object already in the
-session's identity map without a query; call ``db.session.expire_all()`` or
-use a new session after deleting if that matters.
+``Session.get()`` honours the rule too, but an object already in the
+session's identity map is returned (and, if expired, refreshed) without the
+filter, so that objects you hold stay readable.  Use a new session, or
+``db.session.get(Model, id, populate_existing=True)``, to see a deletion
+committed since.
 """
 
 from __future__ import annotations

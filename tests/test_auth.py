@@ -1,0 +1,336 @@
+"""Accounts end to end: register, sign in and out, password change, deletion, admin."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import INCLUDE_DELETED
+from app.models.user import User
+from tests.helpers import csrf_token
+
+PASSWORD = "correct horse battery staple"
+NEW_PASSWORD = "another long passphrase 42"
+HTTPS = "https://localhost"
+
+
+def register(client, email="ada@example.com", name="Ada", password=PASSWORD, confirm=None):
+    data = {
+        "csrf_token": csrf_token(client, "/register"),
+        "email": email,
+        "display_name": name,
+        "password": password,
+        "confirm": password if confirm is None else confirm,
+    }
+    return client.post("/register", data=data)
+
+
+def sign_in(client, email="ada@example.com", password=PASSWORD, query="", **extra):
+    data = {"csrf_token": csrf_token(client, "/sign-in"), "email": email, "password": password}
+    data.update(extra)
+    return client.post(f"/sign-in{query}", data=data)
+
+
+def sign_out(client):
+    return client.post("/sign-out", data={"csrf_token": csrf_token(client, "/contact")})
+
+
+def make_user(app, email="ada@example.com", name="Ada", password=PASSWORD, **fields) -> int:
+    with app.app_context():
+        user = User(
+            email=email,
+            display_name=name,
+            password_hash=app.extensions["passwords"].hash(password),
+            **fields,
+        )
+        db.session.add(user)
+        db.session.commit()
+        return user.id
+
+
+def load(app, email="ada@example.com") -> User | None:
+    with app.app_context():
+        query = select(User).where(User.email == email).execution_options(**{INCLUDE_DELETED: True})
+        return db.session.scalar(query)
+
+
+def signed_in(client) -> bool:
+    return client.get("/account").status_code == 200
+
+
+# --- registration ---------------------------------------------------------
+
+
+def test_register_creates_a_hashed_account_and_signs_in(app, client):
+    response = register(client, email="  Ada@Example.COM ")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/account"
+    user = load(app)
+    assert user.display_name == "Ada"
+    assert user.password_hash.startswith("$argon2id$")
+    assert PASSWORD not in user.password_hash
+    page = client.get("/account").get_data(as_text=True)
+    assert "ada@example.com" in page
+    assert "Welcome, Ada." in page
+
+
+@pytest.mark.parametrize(
+    ("password", "message"),
+    [
+        ("short", "Use at least 12 characters."),
+        ("password1234", "too common or too simple"),
+        ("aaaaaaaaaaaaaaaa", "too common or too simple"),
+        ("ada-lovelace-2024", "Don&#39;t build your password on your email address or name."),
+    ],
+)
+def test_weak_passwords_are_refused_and_the_input_kept(app, client, password, message):
+    response = register(client, email="ada.lovelace@example.com", password=password)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert message in page
+    assert 'value="ada.lovelace@example.com"' in page
+    assert password not in page, "passwords are never sent back"
+    assert load(app, "ada.lovelace@example.com") is None
+
+
+def test_mismatched_confirmation_is_refused(client):
+    response = register(client, confirm="something else entirely")
+    assert response.status_code == 422
+    assert "The two passwords differ." in response.get_data(as_text=True)
+
+
+def test_duplicate_email_is_refused(app, client):
+    make_user(app)
+    response = register(client, email="ADA@example.com")
+    assert response.status_code == 422
+    assert "already exists" in response.get_data(as_text=True)
+
+
+# --- sign in --------------------------------------------------------------
+
+
+def test_sign_in_and_out(app, client):
+    make_user(app)
+    response = sign_in(client)
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/account"
+    assert signed_in(client)
+    response = sign_out(client)
+    assert response.status_code == 302
+    assert not signed_in(client)
+
+
+def test_wrong_password_and_unknown_email_look_the_same(app, client, caplog):
+    make_user(app)
+    wrong = sign_in(client, password="not the right password")
+    unknown = sign_in(client, email="nobody@example.com", password="not the right password")
+    for response in (wrong, unknown):
+        assert response.status_code == 422
+        assert "Incorrect email or password." in response.get_data(as_text=True)
+    failures = [r for r in caplog.records if "sign-in failed" in r.getMessage()]
+    assert len(failures) == 2
+    assert all(r.levelno == logging.WARNING for r in failures)
+    assert "ada@example.com" not in caplog.text
+    assert "not the right password" not in caplog.text
+
+
+def test_sign_in_clears_the_previous_session(app, client):
+    make_user(app)
+    with client.session_transaction() as session:
+        session["planted"] = "by an attacker"
+    sign_in(client)
+    with client.session_transaction() as session:
+        assert "planted" not in session
+
+
+def test_session_cookie_holds_nothing_secret(app, client):
+    make_user(app)
+    sign_in(client)
+    cookie = client.get_cookie("session").value
+    serializer = app.session_interface.get_signing_serializer(app)
+    contents = serializer.loads(cookie)
+    assert set(contents) <= {"_user_id", "_fresh", "_id", "csrf_token", "_flashes", "_remember"}
+    assert contents["_user_id"].split(":")[0].isdigit()
+    text = repr(contents)
+    for secret in (PASSWORD, "ada@example.com", "$argon2"):
+        assert secret not in text
+
+
+def test_remember_me_cookie_flags(app):
+    make_user(app)
+    client = app.test_client()
+    data = {"email": "ada@example.com", "password": PASSWORD, "remember": "y"}
+    data["csrf_token"] = csrf_token(client, f"{HTTPS}/sign-in")
+    response = client.post(f"{HTTPS}/sign-in", data=data)
+    cookies = response.headers.getlist("Set-Cookie")
+    cookie = next(c for c in cookies if c.startswith("remember_token="))
+    assert "; Secure" in cookie
+    assert "; HttpOnly" in cookie
+    assert "; SameSite=Lax" in cookie
+
+
+@pytest.mark.parametrize(
+    ("next_value", "expected"),
+    [
+        ("/contact", "/contact"),
+        ("/contact?x=1", "/contact?x=1"),
+        ("//evil.example/", "/account"),
+        ("https://evil.example/", "/account"),
+        ("/\\evil.example", "/account"),
+        ("javascript:alert(1)", "/account"),
+        ("/ok\r\nLocation: https://evil.example", "/account"),
+        ("evil.example", "/account"),
+    ],
+)
+def test_next_only_redirects_to_local_paths(app, client, next_value, expected):
+    make_user(app)
+    response = client.post(
+        "/sign-in",
+        query_string={"next": next_value},
+        data={
+            "csrf_token": csrf_token(client, "/sign-in"),
+            "email": "ada@example.com",
+            "password": PASSWORD,
+        },
+    )
+    assert response.status_code == 302
+    assert response.headers["Location"] == expected
+
+
+def test_protected_page_sends_to_sign_in_and_back(app, client):
+    make_user(app)
+    response = client.get("/account/password")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/sign-in?next=/account/password"
+    response = sign_in(client, query="?next=/account/password")
+    assert response.headers["Location"] == "/account/password"
+
+
+def test_unauthorized_api_style_request_gets_problem_json(client):
+    response = client.get("/account", headers={"Accept": "application/json"})
+    assert response.status_code == 401
+    assert response.mimetype == "application/problem+json"
+
+
+def test_disabled_account_cannot_sign_in(app, client):
+    make_user(app, is_disabled=True)
+    right = sign_in(client)
+    assert right.status_code == 422
+    assert "This account is disabled." in right.get_data(as_text=True)
+    wrong = sign_in(client, password="not the right password")
+    assert "Incorrect email or password." in wrong.get_data(as_text=True)
+
+
+def test_outdated_hash_is_upgraded_on_sign_in(app, client):
+    from app.security.passwords import PasswordHasher
+
+    old = PasswordHasher(time_cost=2, memory_cost=16, parallelism=1).hash(PASSWORD)
+    user_id = make_user(app)
+    with app.app_context():
+        db.session.get(User, user_id).password_hash = old
+        db.session.commit()
+    assert sign_in(client).status_code == 302
+    upgraded = load(app).password_hash
+    assert upgraded != old
+    assert not app.extensions["passwords"].needs_rehash(upgraded)
+
+
+def test_strong_session_protection_drops_a_moved_session(app, client):
+    make_user(app)
+    sign_in(client)
+    assert signed_in(client)
+    stolen = client.get("/account", headers={"User-Agent": "Another Browser/1.0"})
+    assert stolen.status_code == 302
+
+
+# --- sign out -------------------------------------------------------------
+
+
+def test_sign_out_is_post_only_and_csrf_checked(app, client):
+    make_user(app)
+    sign_in(client)
+    assert client.get("/sign-out").status_code == 405
+    assert client.post("/sign-out").status_code == 400
+    assert signed_in(client)
+    sign_out(client)
+    assert not signed_in(client)
+
+
+# --- password change and deletion -------------------------------------------
+
+
+def change_password(client, current=PASSWORD, new=NEW_PASSWORD):
+    data = {
+        "csrf_token": csrf_token(client, "/account/password"),
+        "current_password": current,
+        "new_password": new,
+        "confirm": new,
+    }
+    return client.post("/account/password", data=data)
+
+
+def test_change_password_needs_the_current_one(app, client):
+    make_user(app)
+    sign_in(client)
+    response = change_password(client, current="wrong wrong wrong")
+    assert response.status_code == 422
+    assert "That is not your current password." in response.get_data(as_text=True)
+
+
+def test_change_password_signs_out_other_sessions(app, client):
+    make_user(app)
+    other_device = app.test_client()
+    sign_in(client)
+    sign_in(other_device)
+    assert change_password(client).status_code == 302
+    assert signed_in(client), "this device stays signed in"
+    assert not signed_in(other_device)
+    fresh = app.test_client()
+    assert sign_in(fresh, password=PASSWORD).status_code == 422
+    assert sign_in(fresh, password=NEW_PASSWORD).status_code == 302
+
+
+def test_change_password_applies_the_strength_rule(app, client):
+    make_user(app, name="Lovelace")
+    sign_in(client)
+    response = change_password(client, new="lovelace-rocks-2024")
+    assert response.status_code == 422
+    assert "Don&#39;t build your password" in response.get_data(as_text=True)
+
+
+def delete_account(client, password=PASSWORD):
+    data = {"csrf_token": csrf_token(client, "/account/delete"), "password": password}
+    return client.post("/account/delete", data=data)
+
+
+def test_delete_account_soft_deletes_and_signs_out(app, client):
+    make_user(app)
+    sign_in(client)
+    assert delete_account(client, password="wrong wrong wrong").status_code == 422
+    assert signed_in(client)
+    response = delete_account(client)
+    assert response.status_code == 302
+    assert not signed_in(client)
+    assert load(app).deleted_at is not None
+    assert sign_in(client).status_code == 422
+    # The address is free again for a new account.
+    assert register(client, name="Ada Again").status_code == 302
+
+
+# --- administration -------------------------------------------------------
+
+
+def test_admin_page_is_for_admins_only(app, client):
+    make_user(app)
+    make_user(app, email="root@example.com", name="Root", is_admin=True)
+    assert client.get("/admin/").status_code == 302
+    sign_in(client)
+    assert client.get("/admin/").status_code == 403
+    sign_out(client)
+    sign_in(client, email="root@example.com")
+    page = client.get("/admin/")
+    assert page.status_code == 200
+    assert "ada@example.com" in page.get_data(as_text=True)
