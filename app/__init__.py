@@ -125,18 +125,21 @@ def register_blueprints(app: Flask) -> None:
     from app.auth import bp as auth_bp
     from app.main import bp as main_bp
     from app.main.health import bp as health_bp
+    from app.stories import bp as stories_bp
+    from app.users import bp as users_bp
 
-    app.register_blueprint(health_bp)
-    app.register_blueprint(main_bp)
-    app.register_blueprint(auth_bp)
-    app.register_blueprint(admin_bp)
+    for blueprint in (health_bp, main_bp, auth_bp, stories_bp, users_bp, admin_bp):
+        app.register_blueprint(blueprint)
 
 
 def register_template_helpers(app: Flask) -> None:
-    """Globals every template may use, and the memoising ``url_for``."""
+    """Globals and filters every template may use, and the memoising ``url_for``."""
+    from app.stories.markdown import excerpt, render_markdown
     from app.urls import init_url_cache
 
     app.jinja_env.globals["site_name"] = app.config["SITE_NAME"]
+    app.jinja_env.filters["markdown"] = render_markdown
+    app.jinja_env.filters["excerpt"] = excerpt
     init_url_cache(app)
 
 

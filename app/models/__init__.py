@@ -11,7 +11,7 @@ import importlib
 from app.models.base import Base, TimestampMixin, UTCDateTime, utcnow
 from app.models.soft_delete import INCLUDE_DELETED, SoftDeleteMixin
 
-MODEL_MODULES = ("app.models.contact", "app.models.user")
+MODEL_MODULES = ("app.models.contact", "app.models.user", "app.models.story")
 
 
 def load_models() -> None:

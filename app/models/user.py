@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sqlalchemy import Boolean, Index, Integer, String, false, text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
 from app.models.base import TimestampMixin
 from app.models.soft_delete import SoftDeleteMixin
+
+if TYPE_CHECKING:
+    from app.models.story import Story
 
 
 class User(SoftDeleteMixin, TimestampMixin, db.Model):
@@ -37,6 +42,9 @@ class User(SoftDeleteMixin, TimestampMixin, db.Model):
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     is_disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     session_version: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
+    stories: Mapped[list[Story]] = relationship(
+        back_populates="author", lazy="raise", passive_deletes=True
+    )
 
     # --- Flask-Login's user protocol ----------------------------------------
     @property

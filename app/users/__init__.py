@@ -1,0 +1,56 @@
+"""Public author pages, served by the same generic views as stories.
+
+``/users/`` lists live accounts that have published something, and
+``/users/<id>`` shows one author and their published stories.  Only the
+display name and the membership date are public; email addresses never are.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint
+from sqlalchemy import Select, exists, select
+from sqlalchemy.orm import contains_eager
+
+from app.models.story import Story
+from app.models.user import User
+from app.views import DetailView, ListView
+
+bp = Blueprint("users", __name__, url_prefix="/users")
+
+
+def has_published() -> Any:
+    """SQL condition: the user has at least one live published story."""
+    return exists().where(Story.author_id == User.id, Story.published, Story.deleted_at.is_(None))
+
+
+def authors() -> Select[Any]:
+    """Live, enabled accounts with published stories, by display name."""
+    return (
+        select(User)
+        .where(User.is_disabled.is_(False), has_published())
+        .order_by(User.display_name, User.id)
+    )
+
+
+def author_with_stories() -> Select[Any]:
+    """One author with their published stories, loaded in the same query."""
+    return (
+        select(User)
+        .outerjoin(User.stories.and_(Story.published))
+        .options(contains_eager(User.stories))
+        .where(User.is_disabled.is_(False))
+        .order_by(Story.created_at.desc())
+    )
+
+
+bp.add_url_rule(
+    "/", view_func=ListView.as_view("index", User, "users/list.html", query=authors, per_page=30)
+)
+bp.add_url_rule(
+    "/<int:id>",
+    view_func=DetailView.as_view(
+        "detail", User, "users/profile.html", query=author_with_stories, context_name="author"
+    ),
+)

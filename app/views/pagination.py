@@ -1,0 +1,114 @@
+"""Page-number pagination that stays fast on large tables.
+
+``Pagination.query`` fetches ``per_page + 1`` rows (the extra one says
+whether a next page exists) and counts matching rows only up to a cap
+(``count_limit``), so the first pages of a 100,000-row table cost about
+what they cost at 100 rows: a full ``COUNT(*)`` would not.  Beyond the cap
+the page shows "more" instead of a last page number.
+
+Rules for ``?page=``: a whole number from 1; anything else (``0``, ``-1``,
+``abc``) or a page past the end is a 404, as Flask-SQLAlchemy's
+``paginate(error_out=True)`` does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from flask import abort, request
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import scoped_session
+
+
+@dataclass(frozen=True)
+class Pagination:
+    """One page of results.
+
+    :ivar items: the rows of this page.
+    :ivar page: its number, from 1.
+    :ivar per_page: rows per page.
+    :ivar total: matching rows, counted up to ``count_limit``.
+    :ivar total_is_exact: false when there are more than ``count_limit``.
+    :ivar has_next: whether a next page exists.
+    """
+
+    items: Sequence[Any]
+    page: int
+    per_page: int
+    total: int
+    total_is_exact: bool
+    has_next: bool
+
+    @property
+    def has_prev(self) -> bool:
+        """Whether a previous page exists."""
+        return self.page > 1
+
+    @property
+    def pages(self) -> int:
+        """Number of pages known from the (capped) count."""
+        return max(1, -(-self.total // self.per_page))
+
+    def iter_pages(self, around: int = 2) -> Iterator[int | None]:
+        """Page numbers to show: first, last known, and ``around`` each side; ``None`` for a gap."""
+        last = self.pages
+        shown = {1, last, *range(self.page - around, self.page + around + 1)}
+        previous = 0
+        for number in sorted(n for n in shown if 1 <= n <= last):
+            if number - previous > 1:
+                yield None
+            yield number
+            previous = number
+
+    @classmethod
+    def query(
+        cls,
+        session: scoped_session,
+        statement: Select[Any],
+        *,
+        page: int,
+        per_page: int,
+        count_limit: int = 1000,
+    ) -> Pagination:
+        """Run ``statement`` for one page.
+
+        :param session: the SQLAlchemy session.
+        :param statement: an ORM ``select()`` with its ``order_by``.
+        :param page: page number, from 1.
+        :param per_page: rows per page.
+        :param count_limit: count no further than this many rows.
+        :raises werkzeug.exceptions.NotFound: for a page past the end (except page 1).
+        """
+        rows = session.scalars(statement.limit(per_page + 1).offset((page - 1) * per_page))
+        items = list(rows.unique())
+        has_next = len(items) > per_page
+        items = items[:per_page]
+        if not items and page != 1:
+            abort(404)
+        counted = (
+            statement.with_only_columns(*statement.selected_columns[:1], maintain_column_froms=True)
+            .order_by(None)
+            .limit(count_limit + 1)
+        )
+        total = session.scalar(select(func.count()).select_from(counted.subquery())) or 0
+        return cls(
+            items=items,
+            page=page,
+            per_page=per_page,
+            total=min(total, count_limit),
+            total_is_exact=total <= count_limit,
+            has_next=has_next,
+        )
+
+
+def page_argument(name: str = "page") -> int:
+    """The ``?page=`` number of this request (default 1).
+
+    :raises werkzeug.exceptions.NotFound: for anything but a whole number >= 1.
+    """
+    raw = request.args.get(name, "1")
+    if not raw.isdigit() or int(raw) < 1 or len(raw) > 9:
+        abort(404)
+    return int(raw)

@@ -1,0 +1,179 @@
+"""The generic views on two models, pagination details, and queries per page."""
+
+from __future__ import annotations
+
+import datetime as dt
+from contextlib import contextmanager
+
+import pytest
+import time_machine
+from sqlalchemy import event, select
+
+from app.extensions import db
+from app.models.story import Story
+from app.models.user import User
+from app.views import ListView, Pagination
+from tests.helpers import csrf_token
+from tests.test_auth import make_user, sign_in
+from tests.test_stories import make_many, make_story
+
+
+@contextmanager
+def count_queries(app):
+    """Count the SQL statements run while the block executes."""
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def many_authors(app, count: int) -> list[int]:
+    ids = [
+        make_user(app, email=f"writer{n}@example.com", name=f"Writer {n:02d}") for n in range(count)
+    ]
+    for n, author_id in enumerate(ids):
+        make_story(app, author_id, title=f"By writer {n:02d}")
+    return ids
+
+
+# --- the same classes serve users --------------------------------------------
+
+
+def test_author_list_and_profile_use_the_generic_views(app):
+    ids = many_authors(app, 3)
+    silent = make_user(app, email="silent@example.com", name="Silent")
+    make_story(app, silent, published=False)
+    page = app.test_client().get("/users/").get_data(as_text=True)
+    assert page.index("Writer 00") < page.index("Writer 02")
+    assert "Silent" not in page, "only people who published"
+    profile = app.test_client().get(f"/users/{ids[1]}").get_data(as_text=True)
+    assert "Writer 01" in profile
+    assert "By writer 01" in profile
+    assert "writer1@example.com" not in profile, "email addresses are never public"
+    assert app.test_client().get("/users/999").status_code == 404
+    for view in ("users.index", "stories.index"):
+        assert app.view_functions[view].view_class is ListView
+
+
+def test_profile_lists_only_published_live_stories(app):
+    author = make_user(app, email="w@example.com", name="Writer")
+    make_story(app, author, title="Public one")
+    make_story(app, author, title="Hidden draft", published=False)
+    gone = make_story(app, author, title="Gone one")
+    with app.app_context():
+        db.session.get(Story, gone).soft_delete()
+        db.session.commit()
+    profile = app.test_client().get(f"/users/{author}").get_data(as_text=True)
+    assert "Public one" in profile
+    assert "Hidden draft" not in profile
+    assert "Gone one" not in profile
+
+
+def test_disabled_authors_have_no_public_page(app):
+    author = make_user(app, email="w@example.com", name="Writer", is_disabled=True)
+    make_story(app, author)
+    assert app.test_client().get(f"/users/{author}").status_code == 404
+    assert "Writer" not in app.test_client().get("/users/").get_data(as_text=True)
+
+
+# --- queries per page: bounded, no N+1 ----------------------------------------
+
+
+@pytest.mark.parametrize("authors", [2, 20])
+def test_story_list_runs_the_same_queries_whatever_the_authors(app, authors):
+    many_authors(app, authors)
+    client = app.test_client()
+    client.get("/stories/")  # warm-up
+    with count_queries(app) as statements:
+        assert client.get("/stories/").status_code == 200
+    assert len(statements) == 2, statements  # the page's rows with authors, the capped count
+
+
+def test_story_page_is_one_query(app):
+    [_author] = many_authors(app, 1)
+    with app.app_context():
+        story_id = db.session.scalar(select(Story.id))
+    client = app.test_client()
+    with count_queries(app) as statements:
+        assert client.get(f"/stories/{story_id}").status_code == 200
+    assert len(statements) == 1
+
+
+def test_signed_in_pages_add_only_the_user_lookup(app):
+    many_authors(app, 5)
+    make_user(app)
+    client = app.test_client()
+    sign_in(client)
+    with count_queries(app) as statements:
+        client.get("/stories/mine")
+    assert len(statements) == 3  # the account, the rows, the count
+
+
+def test_profile_is_one_query(app):
+    [author] = many_authors(app, 1)
+    with count_queries(app) as statements:
+        app.test_client().get(f"/users/{author}")
+    assert len(statements) == 1
+
+
+# --- pagination ---------------------------------------------------------------
+
+
+def test_count_is_capped_and_excludes_deleted_rows(app):
+    [author] = many_authors(app, 1)
+    make_many(app, author, 30)
+    with app.app_context():
+        db.session.get(Story, 1).soft_delete()
+        db.session.commit()
+        with app.test_request_context("/"):
+            statement = select(Story).order_by(Story.id)
+            exact = Pagination.query(db.session, statement, page=1, per_page=10)
+            assert (exact.total, exact.total_is_exact, exact.pages) == (30, True, 3)
+            capped = Pagination.query(db.session, statement, page=2, per_page=10, count_limit=15)
+            assert (capped.total, capped.total_is_exact, capped.has_next) == (15, False, True)
+            assert next(s.title for s in capped.items) == "Story 010"
+
+
+def test_page_links_show_gaps():
+    pagination = Pagination(
+        items=[], page=10, per_page=10, total=200, total_is_exact=True, has_next=True
+    )
+    assert list(pagination.iter_pages()) == [1, None, 8, 9, 10, 11, 12, None, 20]
+    assert pagination.has_prev
+
+
+def test_per_page_is_capped():
+    view = ListView(Story, "x.html", per_page=10_000)
+    assert view.per_page == 100
+
+
+# --- form views ---------------------------------------------------------------
+
+
+def test_expired_token_on_the_story_form_keeps_the_text(app):
+    make_user(app)
+    client = app.test_client()
+    start = dt.datetime(2031, 1, 1, tzinfo=dt.UTC)
+    with time_machine.travel(start, tick=False):
+        sign_in(client)
+        token = csrf_token(client, "/stories/new")
+    with time_machine.travel(start + dt.timedelta(hours=3), tick=False):
+        response = client.post(
+            "/stories/new",
+            data={"csrf_token": token, "title": "Long work", "body": "Hours of writing kept."},
+        )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert 'value="Long work"' in page
+    assert "Hours of writing kept." in page
+    with app.app_context():
+        assert db.session.scalars(select(User)).first() is not None
+        assert db.session.scalar(select(Story)) is None
