@@ -43,9 +43,11 @@ assets: install
 db: install
 	$(FLASK) db upgrade
 
-## bench: our home page against a bare Flask app under the same gunicorn
+## bench: our home page against a bare Flask app under the same gunicorn,
+## then the story list at 100 and 100,000 stories on PostgreSQL
 bench: install-dev
 	$(BIN)/python bench/home_vs_bare.py
+	$(BIN)/python bench/story_list_scale.py
 
 clean:
 	rm -rf $(VENV) app/static/dist .pytest_cache .ruff_cache .coverage htmlcov

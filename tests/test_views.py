@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from contextlib import contextmanager
 
 import pytest
 import time_machine
 from sqlalchemy import event, select
+from werkzeug.exceptions import NotFound
 
 from app.extensions import db
 from app.models.story import Story
@@ -117,11 +119,13 @@ def test_signed_in_pages_add_only_the_user_lookup(app):
     assert len(statements) == 3  # the account, the rows, the count
 
 
-def test_profile_is_one_query(app):
+def test_profile_is_two_queries_however_many_stories(app):
     [author] = many_authors(app, 1)
+    make_many(app, author, 60)
     with count_queries(app) as statements:
-        app.test_client().get(f"/users/{author}")
-    assert len(statements) == 1
+        page = app.test_client().get(f"/users/{author}").get_data(as_text=True)
+    assert len(statements) == 2  # the author, their newest stories
+    assert len(re.findall(r'href="/stories/\d+"', page)) == 50, "at most 50 on a profile"
 
 
 # --- pagination ---------------------------------------------------------------
@@ -138,8 +142,20 @@ def test_count_is_capped_and_excludes_deleted_rows(app):
             exact = Pagination.query(db.session, statement, page=1, per_page=10)
             assert (exact.total, exact.total_is_exact, exact.pages) == (30, True, 3)
             capped = Pagination.query(db.session, statement, page=2, per_page=10, count_limit=15)
-            assert (capped.total, capped.total_is_exact, capped.has_next) == (15, False, True)
+            # Past the counted rows there is no next page (deep OFFSETs are refused).
+            assert (capped.total, capped.total_is_exact, capped.has_next) == (15, False, False)
             assert next(s.title for s in capped.items) == "Story 010"
+
+
+def test_pages_stop_at_the_counted_rows(app):
+    [author] = many_authors(app, 1)
+    make_many(app, author, 30)
+    with app.test_request_context("/"):
+        statement = select(Story).order_by(Story.id)
+        last = Pagination.query(db.session, statement, page=2, per_page=10, count_limit=20)
+        assert not last.has_next
+        with pytest.raises(NotFound):
+            Pagination.query(db.session, statement, page=3, per_page=10, count_limit=20)
 
 
 def test_page_links_show_gaps():

@@ -45,7 +45,7 @@ def sanitize_html(html: str) -> str:
     )
 
 
-@lru_cache(maxsize=512)
+@lru_cache(maxsize=128)
 def render_markdown(source: str) -> Markup:
     """Render Markdown ``source`` to sanitised HTML, safe to put in a page.
 
@@ -56,7 +56,16 @@ def render_markdown(source: str) -> Markup:
 
 
 def excerpt(source: str, length: int = 200) -> str:
-    """Plain-text start of a Markdown ``source`` for lists (escaped by Jinja)."""
+    """Plain-text start of a Markdown ``source`` for lists (escaped by Jinja).
+
+    Only the first ``8 * length`` characters are rendered, and results are
+    cached: a list page costs the same whatever the stories' lengths.
+    """
+    return _excerpt(source[: length * 8], length)
+
+
+@lru_cache(maxsize=1024)
+def _excerpt(source: str, length: int) -> str:
     text = html.unescape(nh3.clean(_markdown.render(source), tags=set()))
     text = " ".join(text.split())
     if len(text) <= length:

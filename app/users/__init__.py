@@ -1,7 +1,8 @@
 """Public author pages, served by the same generic views as stories.
 
 ``/users/`` lists live accounts that have published something, and
-``/users/<id>`` shows one author and their published stories.  Only the
+``/users/<id>`` shows one author and their newest published stories (two
+queries, however many stories they wrote).  Only the
 display name and the membership date are public; email addresses never are.
 """
 
@@ -11,8 +12,8 @@ from typing import Any
 
 from flask import Blueprint
 from sqlalchemy import Select, exists, select
-from sqlalchemy.orm import contains_eager
 
+from app.extensions import db
 from app.models.story import Story
 from app.models.user import User
 from app.views import DetailView, ListView
@@ -34,15 +35,23 @@ def authors() -> Select[Any]:
     )
 
 
-def author_with_stories() -> Select[Any]:
-    """One author with their published stories, loaded in the same query."""
-    return (
-        select(User)
-        .outerjoin(User.stories.and_(Story.published))
-        .options(contains_eager(User.stories))
-        .where(User.is_disabled.is_(False))
-        .order_by(Story.created_at.desc())
-    )
+PROFILE_STORIES = 50
+
+
+def live_authors() -> Select[Any]:
+    """Enabled, live accounts (deleted ones are hidden by the session)."""
+    return select(User).where(User.is_disabled.is_(False))
+
+
+def latest_stories(author: User) -> dict[str, Any]:
+    """The author's newest published stories, at most ``PROFILE_STORIES``."""
+    stories = db.session.scalars(
+        select(Story)
+        .where(Story.author_id == author.id, Story.published)
+        .order_by(Story.created_at.desc(), Story.id.desc())
+        .limit(PROFILE_STORIES)
+    ).all()
+    return {"stories": stories}
 
 
 bp.add_url_rule(
@@ -51,6 +60,11 @@ bp.add_url_rule(
 bp.add_url_rule(
     "/<int:id>",
     view_func=DetailView.as_view(
-        "detail", User, "users/profile.html", query=author_with_stories, context_name="author"
+        "detail",
+        User,
+        "users/profile.html",
+        query=live_authors,
+        context_name="author",
+        extra_context=latest_stories,
     ),
 )

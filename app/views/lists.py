@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import render_template
@@ -50,9 +51,26 @@ class ListView(ModelView):
 
 
 class DetailView(ModelView):
-    """One row: ``template`` gets it as ``context_name`` (and as ``object``)."""
+    """One row: ``template`` gets it as ``context_name`` (and as ``object``).
+
+    :param extra_context: ``callable(obj) -> dict`` of more template values
+        (for example a bounded list of related rows).
+    Other options: see :class:`~app.views.base.ModelView`.
+    """
+
+    def __init__(
+        self,
+        model: type,
+        template: str,
+        *,
+        extra_context: Callable[[Any], dict[str, Any]] | None = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(model, template, **options)
+        self.extra_context = extra_context
 
     def dispatch_request(self, **values: Any) -> str:
         """Render the row named by the URL, or 404."""
         obj = self.get_object(**values)
-        return render_template(self.template, object=obj, **{self.context_name: obj})
+        context = self.extra_context(obj) if self.extra_context else {}
+        return render_template(self.template, object=obj, **{self.context_name: obj}, **context)
