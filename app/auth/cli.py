@@ -101,33 +101,22 @@ def _set_flag(email: str, attribute: str, value: bool, message: str) -> None:
     click.echo(f"{message}: {user.email}")
 
 
-@users.command("disable")
-@click.argument("email")
-@with_appcontext
-def disable(email: str) -> None:
-    """Stop EMAIL from signing in (and sign it out everywhere)."""
-    _set_flag(email, "is_disabled", True, "disabled")
+#: name -> (attribute, value, message, help text) of the flag commands.
+FLAG_COMMANDS = {
+    "disable": ("is_disabled", True, "disabled", "Stop EMAIL from signing in (everywhere)."),
+    "enable": ("is_disabled", False, "enabled", "Let a disabled EMAIL sign in again."),
+    "promote": ("is_admin", True, "promoted to administrator", "Make EMAIL an administrator."),
+    "demote": ("is_admin", False, "no longer an administrator", "Take admin rights from EMAIL."),
+}
 
 
-@users.command("enable")
-@click.argument("email")
-@with_appcontext
-def enable(email: str) -> None:
-    """Let a disabled EMAIL sign in again."""
-    _set_flag(email, "is_disabled", False, "enabled")
+def _flag_command(name: str, attribute: str, value: bool, message: str, help_text: str) -> None:
+    @users.command(name, help=help_text)
+    @click.argument("email")
+    @with_appcontext
+    def command(email: str) -> None:
+        _set_flag(email, attribute, value, message)
 
 
-@users.command("promote")
-@click.argument("email")
-@with_appcontext
-def promote(email: str) -> None:
-    """Make EMAIL an administrator."""
-    _set_flag(email, "is_admin", True, "promoted to administrator")
-
-
-@users.command("demote")
-@click.argument("email")
-@with_appcontext
-def demote(email: str) -> None:
-    """Take administrator rights from EMAIL."""
-    _set_flag(email, "is_admin", False, "no longer an administrator")
+for _name, _spec in FLAG_COMMANDS.items():
+    _flag_command(_name, *_spec)

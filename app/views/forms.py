@@ -104,27 +104,33 @@ class UpdateView(_FormView):
         return self._render(form, object=obj, **{self.context_name: obj})
 
 
-class DeleteView(_ChangeView):
+class _RowActionView(_ChangeView):
+    """POST only: apply :meth:`act` to a row the user may change, then redirect."""
+
+    methods = ["POST"]
+
+    def act(self, obj: Any) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def dispatch_request(self, **values: Any) -> Response:
+        """Load (404), authorize (403), act, commit and redirect to ``success(obj)``."""
+        obj = self.get_object(**values)
+        self.authorize_edit(obj)
+        self.act(obj)
+        return self._done(obj)
+
+
+class DeleteView(_RowActionView):
     """POST only: soft-delete a row the user may change, then redirect."""
 
-    methods = ["POST"]
-
-    def dispatch_request(self, **values: Any) -> Response:
-        """Soft-delete and redirect to ``success(obj)``."""
-        obj = self.get_object(**values)
-        self.authorize_edit(obj)
+    def act(self, obj: Any) -> None:
+        """Move ``obj`` to the trash."""
         obj.soft_delete()
-        return self._done(obj)
 
 
-class RestoreView(_ChangeView):
+class RestoreView(_RowActionView):
     """POST only: restore a soft-deleted row (its ``query`` must include deleted rows)."""
 
-    methods = ["POST"]
-
-    def dispatch_request(self, **values: Any) -> Response:
-        """Restore and redirect to ``success(obj)``."""
-        obj = self.get_object(**values)
-        self.authorize_edit(obj)
+    def act(self, obj: Any) -> None:
+        """Bring ``obj`` back from the trash."""
         obj.restore()
-        return self._done(obj)
