@@ -17,7 +17,7 @@ import time
 from typing import Any
 
 import flask_limiter
-from flask import Flask, current_app, request
+from flask import Flask, current_app, g, request
 
 logger = logging.getLogger("bastion.security")
 
@@ -39,13 +39,17 @@ def client_key() -> str:
     share it); anonymous clients are counted per address.  Works with any
     Flask-Login user object that has an ``id``.
     """
-    login_manager = getattr(current_app, "login_manager", None)
-    if login_manager is not None:
+    cached = g.get("_rate_limit_key")
+    if cached is not None:  # each limit asks again; the answer can't change
+        return str(cached)
+    key = client_address()
+    if getattr(current_app, "login_manager", None) is not None:
         from flask_login import current_user
 
         if current_user.is_authenticated:
-            return f"user:{getattr(current_user, 'id', None) or current_user.get_id()}"
-    return client_address()
+            key = f"user:{getattr(current_user, 'id', None) or current_user.get_id()}"
+    g._rate_limit_key = key
+    return key
 
 
 #: Limiter attributes that ``init_app`` fills from the app's config and
