@@ -4,11 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_wtf import FlaskForm
 from wtforms import EmailField
 from wtforms.validators import DataRequired, Email, Length
 
 #: RFC 5321 section 4.5.3.1.3: a path is at most 256 octets, so an address 254.
 EMAIL_MAX_LENGTH = 254
+
+
+#: Status of a form shown again with its errors: understood but invalid
+#: (RFC 9110 section 15.5.21).
+INVALID = 422
+
+
+def form_status(form: FlaskForm) -> int:
+    """200 for a fresh or valid form; 422 when it is shown again with errors."""
+    return INVALID if form.errors or form.form_errors else 200
 
 
 def strip_text(value: str | None) -> str | None:

@@ -79,6 +79,15 @@ def test_profile_lists_only_published_live_stories(app):
     assert "Gone one" not in profile
 
 
+def test_authors_whose_stories_are_all_deleted_are_not_listed(app):
+    author = make_user(app, email="w@example.com", name="Vanished")
+    story_id = make_story(app, author)
+    with app.app_context():
+        db.session.get(Story, story_id).soft_delete()
+        db.session.commit()
+    assert "Vanished" not in app.test_client().get("/users/").get_data(as_text=True)
+
+
 def test_disabled_authors_have_no_public_page(app):
     author = make_user(app, email="w@example.com", name="Writer", is_disabled=True)
     make_story(app, author)

@@ -19,13 +19,12 @@ from app.auth.login import (
     start_session,
 )
 from app.extensions import db, limiter
-from app.forms import normalize_email
+from app.forms import form_status, normalize_email
 from app.models.user import User
 from app.security import client_address, csrf_rerender
 from app.security.redirects import safe_next_path
 
 logger = logging.getLogger("bastion.auth")
-INVALID = 422  # the form is shown again with its errors (RFC 9110 section 15.5.21)
 GENERIC_FAILURE = "Incorrect email or password."
 
 
@@ -88,8 +87,7 @@ def register() -> Response | tuple[str, int]:
                 flash(f"Welcome, {user.display_name}. Your account is ready.", "success")
                 return redirect(url_for("auth.account"))
         form.email.errors.append("An account with this email already exists. Sign in instead.")
-    status = INVALID if form.errors else 200
-    return render_template("auth/register.html", form=form), status
+    return render_template("auth/register.html", form=form), form_status(form)
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])
@@ -135,8 +133,7 @@ def sign_in() -> Response | tuple[str, int]:
         )
         if not form.form_errors:
             form.form_errors.append(GENERIC_FAILURE)
-    status = INVALID if form.errors or form.form_errors else 200
-    return render_template("auth/sign_in.html", form=form, next=_next_path()), status
+    return render_template("auth/sign_in.html", form=form, next=_next_path()), form_status(form)
 
 
 @bp.post("/sign-out")
@@ -176,8 +173,7 @@ def change_password() -> Response | tuple[str, int]:
             flash("Your password has been changed. Other devices have been signed out.", "success")
             return redirect(url_for("auth.account"))
         form.current_password.errors.append("That is not your current password.")
-    status = INVALID if form.errors else 200
-    return render_template("auth/change_password.html", form=form), status
+    return render_template("auth/change_password.html", form=form), form_status(form)
 
 
 @bp.route("/account/delete", methods=["GET", "POST"])
@@ -197,5 +193,4 @@ def delete_account() -> Response | tuple[str, int]:
             flash("Your account has been deleted.", "info")
             return redirect(url_for("main.home"))
         form.password.errors.append("That is not your password.")
-    status = INVALID if form.errors else 200
-    return render_template("auth/delete_account.html", form=form), status
+    return render_template("auth/delete_account.html", form=form), form_status(form)

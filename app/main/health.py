@@ -19,6 +19,7 @@ from werkzeug.wrappers import Response
 
 from app.extensions import db, limiter
 from app.security import no_https_redirect
+from app.security.ratelimit import uses_redis
 
 bp = Blueprint("health", __name__)
 limiter.exempt(bp)
@@ -66,7 +67,7 @@ def readyz() -> Response:
         logger.exception("readiness: database check failed")
         checks["database"] = "unreachable"
     storage = current_app.config["RATELIMIT_STORAGE_URI"]
-    if storage.startswith(("redis://", "rediss://")):
+    if uses_redis(storage):
         try:
             _check_redis(storage)
             checks["redis"] = "ok"

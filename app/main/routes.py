@@ -6,6 +6,7 @@ from flask import flash, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 
 from app.extensions import db
+from app.forms import form_status
 from app.main import bp
 from app.main.forms import ContactForm
 from app.models.contact import ContactMessage
@@ -51,5 +52,4 @@ def contact() -> tuple[str, int] | Response:
         db.session.commit()
         flash(f"Thank you, {message.name}. Your message has been sent.", "success")
         return redirect(url_for("main.contact"))
-    status = 422 if form.errors else 200  # RFC 9110 15.5.21: the form is understood but invalid
-    return render_template("main/contact.html", form=form), status
+    return render_template("main/contact.html", form=form), form_status(form)

@@ -110,6 +110,11 @@ class Limiter(flask_limiter.Limiter):
         super().init_app(app)
 
 
+def uses_redis(storage_uri: str) -> bool:
+    """True when ``storage_uri`` (``RATELIMIT_STORAGE_URI``) names a Redis server."""
+    return str(storage_uri).startswith(("redis://", "rediss://"))
+
+
 def init_ratelimit(app: Flask, limiter: Limiter) -> None:
     """Bind ``limiter`` to ``app``; its settings come from ``RATELIMIT_*`` config keys.
 
@@ -119,7 +124,7 @@ def init_ratelimit(app: Flask, limiter: Limiter) -> None:
     limiter.init_app(app)
     app.extensions["bastion.limiter"] = limiter
     storage = str(app.config["RATELIMIT_STORAGE_URI"])
-    if storage.startswith(("redis://", "rediss://")):
+    if uses_redis(storage):
         logger.info("rate limits stored in Redis, in-memory fallback on")
     elif storage.startswith("memory://") and not (app.debug or app.testing):
         logger.warning(

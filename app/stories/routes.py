@@ -56,12 +56,10 @@ def deleted_stories() -> Select[Any]:
 
 def own_trash() -> Select[Any]:
     """The signed-in author's deleted stories (admins: everyone's), latest deleted first."""
-    statement = with_author(select(Story).where(Story.deleted_at.is_not(None)))
+    statement = deleted_stories()
     if not current_user.is_admin:
         statement = statement.where(Story.author_id == current_user.id)
-    return statement.order_by(Story.deleted_at.desc(), Story.id.desc()).execution_options(
-        **{INCLUDE_DELETED: True}
-    )
+    return statement.order_by(Story.deleted_at.desc(), Story.id.desc())
 
 
 # --- permissions ----------------------------------------------------------

@@ -22,8 +22,9 @@ bp = Blueprint("users", __name__, url_prefix="/users")
 
 
 def has_published() -> Any:
-    """SQL condition: the user has at least one live published story."""
-    return exists().where(Story.author_id == User.id, Story.published, Story.deleted_at.is_(None))
+    """SQL condition: the user has at least one published story (deleted ones are
+    left out by the session's soft-delete filter, inside the subquery too)."""
+    return exists().where(Story.author_id == User.id, Story.published)
 
 
 def authors() -> Select[Any]:

@@ -18,11 +18,11 @@ from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
 from app.extensions import db
+from app.forms import form_status
 from app.views.base import ModelView
 
 Populate = Callable[[Any, FlaskForm], None]
 Success = Callable[[Any], str]
-INVALID = 422
 
 
 class _ChangeView(ModelView):
@@ -72,8 +72,7 @@ class _FormView(_ChangeView):
         return view
 
     def _render(self, form: FlaskForm, **context: Any) -> tuple[str, int]:
-        status = INVALID if form.errors else 200
-        return render_template(self.template, form=form, **context), status
+        return render_template(self.template, form=form, **context), form_status(form)
 
 
 class CreateView(_FormView):
