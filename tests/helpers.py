@@ -17,6 +17,15 @@ def csrf_token(client: FlaskClient, path: str = "/contact") -> str:
     return match.group(1)
 
 
+def post_form(client: FlaskClient, path: str, form_path: str | None = None, **data: str):
+    """POST ``data`` to ``path`` with a CSRF token taken from the form at ``form_path``.
+
+    ``form_path`` defaults to ``path`` without its query string.
+    """
+    data["csrf_token"] = csrf_token(client, form_path or path.split("?", 1)[0])
+    return client.post(path, data=data)
+
+
 def contact_form(**fields: str) -> dict[str, str]:
     """A valid contact form, with ``fields`` replacing the defaults."""
     form = {

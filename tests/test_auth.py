@@ -10,7 +10,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import INCLUDE_DELETED
 from app.models.user import User
-from tests.helpers import csrf_token
+from tests.helpers import csrf_token, post_form
 
 PASSWORD = "correct horse battery staple"
 NEW_PASSWORD = "another long passphrase 42"
@@ -18,24 +18,18 @@ HTTPS = "https://localhost"
 
 
 def register(client, email="ada@example.com", name="Ada", password=PASSWORD, confirm=None):
-    data = {
-        "csrf_token": csrf_token(client, "/register"),
-        "email": email,
-        "display_name": name,
-        "password": password,
-        "confirm": password if confirm is None else confirm,
-    }
-    return client.post("/register", data=data)
+    confirm = password if confirm is None else confirm
+    return post_form(
+        client, "/register", email=email, display_name=name, password=password, confirm=confirm
+    )
 
 
 def sign_in(client, email="ada@example.com", password=PASSWORD, query="", **extra):
-    data = {"csrf_token": csrf_token(client, "/sign-in"), "email": email, "password": password}
-    data.update(extra)
-    return client.post(f"/sign-in{query}", data=data)
+    return post_form(client, f"/sign-in{query}", email=email, password=password, **extra)
 
 
 def sign_out(client):
-    return client.post("/sign-out", data={"csrf_token": csrf_token(client, "/contact")})
+    return post_form(client, "/sign-out", "/contact")
 
 
 def make_user(app, email="ada@example.com", name="Ada", password=PASSWORD, **fields) -> int:
@@ -263,13 +257,9 @@ def test_sign_out_is_post_only_and_csrf_checked(app, client):
 
 
 def change_password(client, current=PASSWORD, new=NEW_PASSWORD):
-    data = {
-        "csrf_token": csrf_token(client, "/account/password"),
-        "current_password": current,
-        "new_password": new,
-        "confirm": new,
-    }
-    return client.post("/account/password", data=data)
+    return post_form(
+        client, "/account/password", current_password=current, new_password=new, confirm=new
+    )
 
 
 def test_change_password_needs_the_current_one(app, client):
@@ -302,8 +292,7 @@ def test_change_password_applies_the_strength_rule(app, client):
 
 
 def delete_account(client, password=PASSWORD):
-    data = {"csrf_token": csrf_token(client, "/account/delete"), "password": password}
-    return client.post("/account/delete", data=data)
+    return post_form(client, "/account/delete", password=password)
 
 
 def test_delete_account_soft_deletes_and_signs_out(app, client):

@@ -11,7 +11,7 @@ from app.extensions import db
 from app.models import INCLUDE_DELETED
 from app.models.story import Story
 from app.models.user import User
-from tests.helpers import csrf_token
+from tests.helpers import post_form
 from tests.test_auth import make_user, sign_in
 
 BODY = "Once upon a time, **a story** began."
@@ -46,11 +46,6 @@ def client_as(app, who: str | None):
     if who is not None:
         assert sign_in(client, email=f"{who}@example.com").status_code == 302
     return client
-
-
-def post_form(client, path: str, form_path: str, **data):
-    data["csrf_token"] = csrf_token(client, form_path)
-    return client.post(path, data=data)
 
 
 # --- writing --------------------------------------------------------------
