@@ -4,18 +4,22 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 FLASK  := BASTION_CONFIG=development FLASK_APP=app $(BIN)/flask
 
-.PHONY: run test lint install install-dev assets db bench clean
+.PHONY: run test lint install install-dev assets db admin check-deploy bench bench-load lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed-run: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+# Dependencies come from the hashed lock files (`make lock` refreshes them);
+# the project itself is installed without dependencies on top.
+$(VENV)/.installed-run: requirements.lock pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
 
-$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+$(VENV)/.installed-dev: requirements-dev.lock pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements-dev.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@ $(VENV)/.installed-run
 
 install: $(VENV)/.installed-run
@@ -42,6 +46,20 @@ assets: install
 
 db: install
 	$(FLASK) db upgrade
+
+## admin: create the first administrator of the `make run` instance (asks for a password)
+admin: install
+	$(FLASK) db upgrade
+	$(FLASK) users create "$${EMAIL:?usage: make admin EMAIL=you@example.com NAME=You}" --name "$${NAME:-Admin}" --admin
+
+## check-deploy: audit the configuration the production app would run with
+check-deploy: install
+	BASTION_CONFIG=production FLASK_APP=app $(BIN)/flask check --deploy
+
+## lock: refresh requirements.lock and requirements-dev.lock from pyproject.toml
+lock: install-dev
+	$(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes --quiet -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 --generate-hashes --quiet -o requirements-dev.lock
 
 ## bench: our home page against a bare Flask app under the same gunicorn,
 ## then the story list at 100 and 100,000 stories on PostgreSQL

@@ -45,6 +45,7 @@ def create_app(config: str | Mapping[str, Any] | None = None) -> Flask:
     register_logging(app)
     register_extensions(app)
     register_blueprints(app)
+    register_error_handlers(app)
     register_template_helpers(app)
     register_commands(app)
     return app
@@ -130,6 +131,13 @@ def register_blueprints(app: Flask) -> None:
 
     for blueprint in (health_bp, main_bp, auth_bp, stories_bp, users_bp, admin_bp):
         app.register_blueprint(blueprint)
+
+
+def register_error_handlers(app: Flask) -> None:
+    """App-level error handlers on top of the security layer's (database outages: 503)."""
+    from app.outages import init_outages
+
+    init_outages(app)
 
 
 def register_template_helpers(app: Flask) -> None:

@@ -9,16 +9,20 @@ in the manner of Flask-Security-Too's test suite.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import psycopg
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy import make_url
 from sqlalchemy.pool import StaticPool
 
 from app import create_app
 from app.extensions import db
+from tests.services import POSTGRES_URL, require_service
 
 BASE_SETTINGS: dict[str, Any] = {
     "BASTION_CONFIG": "testing",
@@ -78,3 +82,19 @@ def json_accept() -> dict[str, str]:
 @pytest.fixture(autouse=True)
 def _quiet_request_log(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="bastion")
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A new, empty PostgreSQL database for this run, dropped at the end."""
+    require_service("PostgreSQL", POSTGRES_URL)
+    name = f"bastion_test_{uuid.uuid4().hex[:12]}"
+    admin = make_url(POSTGRES_URL).set(drivername="postgresql")
+    dsn = admin.render_as_string(hide_password=False)
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

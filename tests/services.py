@@ -49,13 +49,13 @@ class TCPProxy:
     connection and the listening socket (new connections are then refused).
     """
 
-    def __init__(self, target_host: str, target_port: int) -> None:
+    def __init__(self, target_host: str, target_port: int, port: int = 0) -> None:
         import threading
 
         self.target = (target_host, target_port)
         self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.listener.bind(("127.0.0.1", 0))
+        self.listener.bind(("127.0.0.1", port))  # port: reopen a stopped proxy's port
         self.listener.listen(16)
         self.port = self.listener.getsockname()[1]
         self.sockets: list[socket.socket] = []

@@ -2,38 +2,17 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-
-import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import inspect, make_url, select
+from sqlalchemy import inspect, select
 
 from app.extensions import db
 from app.models.contact import ContactMessage
 from tests.conftest import make_app
 from tests.helpers import contact_form, csrf_token
-from tests.services import POSTGRES_URL, require_service
-
-
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A new, empty PostgreSQL database for this run, dropped at the end."""
-    require_service("PostgreSQL", POSTGRES_URL)
-    name = f"bastion_test_{uuid.uuid4().hex[:12]}"
-    admin = make_url(POSTGRES_URL).set(drivername="postgresql")
-    dsn = admin.render_as_string(hide_password=False)
-    with psycopg.connect(dsn, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(dsn, autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

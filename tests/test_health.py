@@ -30,7 +30,10 @@ def test_readyz_names_the_failing_database(caplog):
     body = response.get_json()
     assert body["failed"] == ["database"]
     assert "nonexistent" not in response.get_data(as_text=True), "no database error text"
-    assert any("database check failed" in r.getMessage() for r in caplog.records)
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("bastion")]
+    assert len(lines) == 1, "one log line per failed probe"
+    assert '"error":"readiness: database unreachable (OperationalError)"' in lines[0]
+    assert not any(r.exc_info for r in caplog.records), "no traceback per probe"
 
 
 @pytest.mark.settings(RATELIMIT_STORAGE_URI="redis://127.0.0.1:1/0", RATELIMIT_ENABLED=True)

@@ -141,11 +141,11 @@ def test_falls_back_to_memory_when_redis_fails_mid_flight(redis_url, caplog):
         client = make_app(**redis_settings(url)).test_client()
         assert statuses(client, 1) == [200]
         proxy.stop()
-        with caplog.at_level(logging.WARNING, logger="flask-limiter"):
+        with caplog.at_level(logging.WARNING, logger="bastion.security"):
             # Still served (never a 500), still limited in memory, logged once.
             after = statuses(client, 5)
         assert after == [200, 200, 200, 429, 429]
-        warnings = [r for r in caplog.records if "falling back to in-memory" in r.getMessage()]
+        warnings = [r for r in caplog.records if "storage unreachable" in r.getMessage()]
         assert len(warnings) == 1
         ready = client.get("/readyz")
         assert ready.status_code == 503
@@ -154,14 +154,124 @@ def test_falls_back_to_memory_when_redis_fails_mid_flight(redis_url, caplog):
         proxy.stop()
 
 
+def test_limits_return_to_redis_within_a_second_of_it_answering(redis_url, caplog, monkeypatch):
+    from app.extensions import limiter
+    from app.security.storage import FallbackStorage
+    from tests.conftest import make_app
+
+    now = [1000.0]
+    monkeypatch.setattr(FallbackStorage, "now", lambda self: now[0])
+    target = urlsplit(redis_url)
+    proxy = TCPProxy(target.hostname, target.port)
+    port = proxy.port
+    settings = redis_settings(f"redis://127.0.0.1:{port}{target.path}")
+    try:
+        client = make_app(**settings).test_client()
+        storage = limiter.storage
+        assert isinstance(storage, FallbackStorage)
+        assert statuses(client, 1) == [200]
+        proxy.stop()
+        assert statuses(client, 1) == [200]
+        assert storage.using_fallback
+        proxy = TCPProxy(target.hostname, target.port, port=port)  # Redis is back
+        now[0] += 0.5
+        assert statuses(client, 1) == [200]
+        assert storage.using_fallback, "not retried before retry_interval"
+        now[0] += 0.6
+        with caplog.at_level(logging.INFO, logger="bastion.security"):
+            # Back in Redis, where the count before the outage still stands:
+            # 1 (before) + 1 (this one) + 1 = 3 per hour, then 429.
+            assert statuses(client, 3) == [200, 200, 429]
+        assert not storage.using_fallback
+        assert any("storage recovered" in r.getMessage() for r in caplog.records)
+    finally:
+        proxy.stop()
+        keys = redis.Redis.from_url(redis_url).keys(f"*{settings['RATELIMIT_KEY_PREFIX']}*")
+        if keys:
+            redis.Redis.from_url(redis_url).delete(*keys)
+
+
+def test_fallback_storage_serves_every_strategy_from_memory_while_redis_is_down():
+    from limits import RateLimitItemPerMinute
+    from limits.storage import storage_from_string
+    from limits.strategies import (
+        FixedWindowRateLimiter,
+        MovingWindowRateLimiter,
+        SlidingWindowCounterRateLimiter,
+    )
+
+    from app.security.storage import FallbackStorage
+
+    with socket_closed_port() as port:
+        storage = storage_from_string(
+            f"fallback+redis://127.0.0.1:{port}/0", socket_connect_timeout=0.2
+        )
+        assert isinstance(storage, FallbackStorage)
+        assert not storage.check()
+        limit = RateLimitItemPerMinute(2)
+        for strategy in (
+            FixedWindowRateLimiter,
+            MovingWindowRateLimiter,
+            SlidingWindowCounterRateLimiter,
+        ):
+            limiter = strategy(storage)
+            assert [limiter.hit(limit, strategy.__name__) for _ in range(3)] == [
+                True,
+                True,
+                False,
+            ]
+            assert limiter.get_window_stats(limit, strategy.__name__).remaining == 0
+            limiter.clear(limit, strategy.__name__)
+            assert limiter.hit(limit, strategy.__name__)
+        assert storage.using_fallback
+
+
+@limited
+def test_retry_after_is_sent_on_429_only(client, clock):
+    ok = client.get("/about")
+    assert ok.status_code == 200
+    assert "Retry-After" not in ok.headers
+    assert "X-RateLimit-Remaining" in ok.headers
+    redirect = client.get("/stories/new")
+    assert redirect.status_code in (302, 303)
+    assert "Retry-After" not in redirect.headers
+    assert client.get("/about").status_code == 200  # default limits count per route
+    limited = client.get("/about")
+    assert limited.status_code == 429
+    assert int(limited.headers["Retry-After"]) >= 1
+
+
+@pytest.mark.settings(SESSION_PROTECTION="basic")
+def test_a_user_loader_failure_makes_the_key_the_address(app, caplog):
+    """Flask-Limiter takes any error in the key function for a storage failure."""
+    from flask import session
+
+    from app.auth.login import load_user
+    from app.extensions import login_manager
+    from app.security.ratelimit import client_key
+
+    def broken_loader(user_id):
+        raise RuntimeError("database down")
+
+    login_manager.user_loader(broken_loader)
+    try:
+        with app.test_request_context("/about", environ_base={"REMOTE_ADDR": "192.0.2.8"}):
+            session["_user_id"] = "1:0"
+            with caplog.at_level(logging.WARNING):
+                assert client_key() == "192.0.2.8"
+        assert any("using the address" in r.getMessage() for r in caplog.records)
+    finally:
+        login_manager.user_loader(load_user)
+
+
 def test_unreachable_redis_from_the_start_still_serves(caplog):
     from tests.conftest import make_app
 
     with socket_closed_port() as port:
         client = make_app(**redis_settings(f"redis://127.0.0.1:{port}/0")).test_client()
-        with caplog.at_level(logging.WARNING, logger="flask-limiter"):
+        with caplog.at_level(logging.WARNING, logger="bastion.security"):
             assert statuses(client, 2) == [200, 200]
-    assert any("falling back to in-memory" in r.getMessage() for r in caplog.records)
+    assert any("storage unreachable" in r.getMessage() for r in caplog.records)
 
 
 class socket_closed_port:

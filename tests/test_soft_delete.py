@@ -27,7 +27,6 @@ from app.extensions import db
 from app.models import INCLUDE_DELETED, SoftDeleteMixin, utcnow
 from app.models.user import User
 from tests.conftest import make_app
-from tests.test_database import postgres_url  # noqa: F401  (session fixture, reused)
 
 WITH_DELETED = {INCLUDE_DELETED: True}
 

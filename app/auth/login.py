@@ -5,14 +5,16 @@ from __future__ import annotations
 import hashlib
 import logging
 
-from flask import Flask, current_app, flash, redirect, request, session, url_for
+from flask import Flask, current_app, flash, g, redirect, request, session, url_for
 from flask_login import login_user, logout_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from app.extensions import db, login_manager
 from app.models.user import User
+from app.outages import OUTAGE_ERRORS, outage_response, rollback_quietly
 from app.security.errors import error_response, wants_json
+from app.security.request_log import LOG_ERROR_ENVIRON_KEY
 
 logger = logging.getLogger("bastion.auth")
 
@@ -27,12 +29,22 @@ def load_user(user_id: str) -> User | None:
     """Load the account named in the session (``"<id>:<session_version>"``).
 
     Returns ``None`` (signed out) for a malformed id, a deleted or disabled
-    account, or a session made before the last password change.
+    account, or a session made before the last password change, and also
+    while the database is unreachable: the visitor is treated as signed out
+    for that request (less access, never more), so the rate-limit key and
+    the error page don't fail a second time (see :mod:`app.outages`).
     """
     raw_id, _, version = user_id.partition(":")
-    if not raw_id.isdigit() or not version.isdigit():
+    if not raw_id.isdigit() or not version.isdigit() or g.get("database_unavailable"):
         return None
-    user = db.session.get(User, int(raw_id))
+    try:
+        user = db.session.get(User, int(raw_id))
+    except OUTAGE_ERRORS as error:
+        rollback_quietly()
+        g.database_unavailable = True
+        reason = type(getattr(error, "orig", None) or error).__name__
+        request.environ[LOG_ERROR_ENVIRON_KEY] = f"user not loaded: database unavailable ({reason})"
+        return None
     if user is None or not user.is_active or user.session_version != int(version):
         return None
     return user
@@ -40,7 +52,13 @@ def load_user(user_id: str) -> User | None:
 
 @login_manager.unauthorized_handler
 def unauthorized() -> Response:
-    """Browsers go to the sign-in page (with a local ``next``); API clients get a 401."""
+    """Browsers go to the sign-in page (with a local ``next``); API clients get a 401.
+
+    While the database is unreachable the visitor may well be signed in:
+    the answer is then the 503 page, not a sign-in form that can't work.
+    """
+    if g.get("database_unavailable"):
+        return outage_response()
     if wants_json():
         return error_response(401, "Unauthorized", "Sign in to use this resource.")
     flash("Please sign in to see that page.", "info")

@@ -10,20 +10,19 @@ Both are exempt from rate limits and from the HTTPS redirect, and send
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import text
 from werkzeug.wrappers import Response
 
 from app.extensions import db, limiter
 from app.security import no_https_redirect
-from app.security.ratelimit import uses_redis
+from app.security.ratelimit import redis_url, uses_redis
+from app.security.request_log import LOG_ERROR_ENVIRON_KEY
 
 bp = Blueprint("health", __name__)
 limiter.exempt(bp)
-logger = logging.getLogger("bastion.health")
 
 
 def _json(body: dict[str, Any], status: int = 200) -> Response:
@@ -60,21 +59,25 @@ def _check_redis(url: str) -> None:
 def readyz() -> Response:
     """Readiness: 200 when every dependency answers, else 503 naming the failures."""
     checks: dict[str, str] = {}
+    reasons: list[str] = []
     try:
         _check_database()
         checks["database"] = "ok"
-    except Exception:
-        logger.exception("readiness: database check failed")
+    except Exception as error:
         checks["database"] = "unreachable"
+        reasons.append(f"database unreachable ({type(error).__name__})")
     storage = current_app.config["RATELIMIT_STORAGE_URI"]
     if uses_redis(storage):
         try:
-            _check_redis(storage)
+            _check_redis(redis_url(storage))
             checks["redis"] = "ok"
-        except Exception:
-            logger.exception("readiness: redis check failed")
+        except Exception as error:
             checks["redis"] = "unreachable"
+            reasons.append(f"redis unreachable ({type(error).__name__})")
     failed = sorted(name for name, state in checks.items() if state != "ok")
     if failed:
+        # One line per failed probe (the request's own log line), no traceback:
+        # an orchestrator probes every few seconds during an outage.
+        request.environ[LOG_ERROR_ENVIRON_KEY] = "readiness: " + "; ".join(reasons)
         return _json({"status": "unavailable", "failed": failed, "checks": checks}, 503)
     return _json({"status": "ok", "checks": checks})

@@ -3,10 +3,11 @@
 Defaults (``RATELIMIT_DEFAULT``): ``2 per second; 60 per minute`` for every
 route except static files and views marked with :func:`exempt`.  Storage is
 ``RATELIMIT_STORAGE_URI`` (``redis://127.0.0.1:6379/0`` or ``memory://``).
-When Redis fails mid-flight Flask-Limiter switches to in-memory counters,
-logs ``Rate limit storage unreachable`` once on the ``flask-limiter``
-logger, and returns to Redis when it answers again.  A 429 carries
-``Retry-After`` (RFC 9110 section 10.2.3) in seconds.
+A ``redis://`` storage is wrapped in :class:`~app.security.storage.FallbackStorage`:
+when Redis fails mid-flight the counters move to memory (one warning on the
+``bastion.security`` logger) and return to Redis within about a second of it
+answering again.  A 429 carries ``Retry-After`` (RFC 9110 section 10.2.3) in
+seconds; other responses don't (Flask-Limiter would add it to every one).
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ import time
 from typing import Any
 
 import flask_limiter
-from flask import Flask, current_app, g, request
+from flask import Flask, Response, current_app, g, request
+
+from app.security.storage import FALLBACK_PREFIX
 
 logger = logging.getLogger("bastion.security")
 
@@ -46,8 +49,13 @@ def client_key() -> str:
     if getattr(current_app, "login_manager", None) is not None:
         from flask_login import current_user
 
-        if current_user.is_authenticated:
-            key = f"user:{getattr(current_user, 'id', None) or current_user.get_id()}"
+        try:
+            if current_user.is_authenticated:
+                key = f"user:{getattr(current_user, 'id', None) or current_user.get_id()}"
+        except Exception:
+            # Loading the user failed (its database is down, say).  Flask-Limiter
+            # would take the error for a storage failure; count by address.
+            logger.warning("rate-limit key: could not load the user; using the address")
     g._rate_limit_key = key
     return key
 
@@ -112,18 +120,46 @@ class Limiter(flask_limiter.Limiter):
 
 def uses_redis(storage_uri: str) -> bool:
     """True when ``storage_uri`` (``RATELIMIT_STORAGE_URI``) names a Redis server."""
-    return str(storage_uri).startswith(("redis://", "rediss://"))
+    return str(storage_uri).removeprefix(FALLBACK_PREFIX).startswith(("redis://", "rediss://"))
+
+
+def redis_url(storage_uri: str) -> str:
+    """The plain ``redis://`` URL of a (possibly ``fallback+``) storage URI."""
+    return str(storage_uri).removeprefix(FALLBACK_PREFIX)
+
+
+#: Statuses that may carry ``Retry-After`` here: "too many requests" and
+#: "unavailable" (RFC 9110 section 10.2.3; on a 3xx it would delay the redirect).
+RETRY_AFTER_STATUSES = frozenset({429, 503})
+
+
+def drop_stray_retry_after(response: Response) -> Response:
+    """Remove the ``Retry-After`` Flask-Limiter adds to every response but a 429 or 503."""
+    if response.status_code not in RETRY_AFTER_STATUSES:
+        response.headers.pop("Retry-After", None)
+    return response
 
 
 def init_ratelimit(app: Flask, limiter: Limiter) -> None:
     """Bind ``limiter`` to ``app``; its settings come from ``RATELIMIT_*`` config keys.
 
+    A ``redis://`` ``RATELIMIT_STORAGE_URI`` becomes ``fallback+redis://``
+    (see :mod:`app.security.storage`) while
+    ``RATELIMIT_IN_MEMORY_FALLBACK_ENABLED`` is on.
+
     :raises ValueError: (from the ``limits`` library) for a malformed
         ``RATELIMIT_DEFAULT`` string.
     """
+    storage = str(app.config["RATELIMIT_STORAGE_URI"])
+    if app.config.get("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED") and storage.startswith(
+        ("redis://", "rediss://")
+    ):
+        storage = app.config["RATELIMIT_STORAGE_URI"] = FALLBACK_PREFIX + storage
+    # Registered before Flask-Limiter's own after_request, so it runs after it
+    # (Flask calls after_request functions in reverse order of registration).
+    app.after_request(drop_stray_retry_after)
     limiter.init_app(app)
     app.extensions["bastion.limiter"] = limiter
-    storage = str(app.config["RATELIMIT_STORAGE_URI"])
     if uses_redis(storage):
         logger.info("rate limits stored in Redis, in-memory fallback on")
     elif storage.startswith("memory://") and not (app.debug or app.testing):

@@ -27,6 +27,9 @@ logger = logging.getLogger("bastion.request")
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:@/+=-]{8,128}$")
 #: WSGI environ key under which the request id is stored for the app.
 REQUEST_ID_ENVIRON_KEY = "bastion.request_id"
+#: WSGI environ key where an error handler leaves a short reason (no secrets,
+#: no exception text) for the request's log line, as its ``error`` field.
+LOG_ERROR_ENVIRON_KEY = "bastion.log_error"
 #: Query parameters whose values are replaced by ``[redacted]`` in the log.
 SECRET_PARAM_RE = re.compile(
     r"(pass|secret|token|key|auth|session|csrf|code|signature|sig|otp|credential)", re.I
@@ -66,7 +69,8 @@ class RequestLogMiddleware:
     Logged fields: ``request_id``, ``method``, ``path`` (with ``SCRIPT_NAME``),
     ``query`` (redacted), ``status``, ``duration_ms`` (float, milliseconds),
     ``client`` (``REMOTE_ADDR`` as fixed by ``ProxyFix``), ``user_agent``
-    (at most 256 characters).  The line is logged at INFO to
+    (at most 256 characters), and ``error`` when a handler left a reason under
+    :data:`LOG_ERROR_ENVIRON_KEY`.  The line is logged at INFO to
     ``bastion.request``; 5xx responses at ERROR.
 
     :param app: the WSGI application to wrap.
@@ -111,6 +115,8 @@ class RequestLogMiddleware:
             "client": environ.get("REMOTE_ADDR", ""),
             "user_agent": environ.get("HTTP_USER_AGENT", "")[:MAX_LOGGED_UA],
         }
+        if environ.get(LOG_ERROR_ENVIRON_KEY):
+            record["error"] = str(environ[LOG_ERROR_ENVIRON_KEY])
         level = logging.ERROR if status >= 500 else logging.INFO
         if logger.isEnabledFor(level):
             logger.log(level, json.dumps(record, separators=(",", ":")))

@@ -1,0 +1,93 @@
+"""Database outages: a 503 page with every security header, one log line per request.
+
+When PostgreSQL is down or restarting, a view's query raises
+:class:`sqlalchemy.exc.OperationalError` (or ``InterfaceError`` for a
+connection that died in use).  Without this module that is a 500, logged
+with a full traceback per request, and the error page itself queries the
+database again to show the signed-in user.  Here:
+
+* the session is rolled back and the request is answered with a 503
+  (``Retry-After: 5``) through the normal error page, so it still carries
+  the CSP, HSTS and the request id;
+* the request's single log line (``bastion.request``) gets
+  ``"error": "database unavailable (OperationalError)"``; a traceback is
+  logged at most once every :data:`TRACEBACK_INTERVAL` seconds per process;
+* ``g.database_unavailable`` is set, so the user loader
+  (:func:`app.auth.login.load_user`) treats the visitor as signed out for
+  the rest of the request instead of querying again.
+
+The pool's ``pool_pre_ping`` replaces connections that died while idle, so
+the app recovers by itself as soon as the database answers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+
+from flask import Flask, Response, g, request
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
+
+from app.extensions import db
+from app.security.errors import MESSAGES, error_response
+from app.security.request_log import LOG_ERROR_ENVIRON_KEY
+
+logger = logging.getLogger("bastion.database")
+
+#: Errors that mean "the database can't be reached", not "this query is wrong".
+OUTAGE_ERRORS = (OperationalError, InterfaceError)
+#: Seconds between two logged tracebacks of outages (per process).
+TRACEBACK_INTERVAL = 300.0
+#: Seconds a client is asked to wait before retrying (``Retry-After``).
+RETRY_AFTER_SECONDS = 5
+
+_last_traceback = -TRACEBACK_INTERVAL
+
+
+def rollback_quietly() -> None:
+    """Roll the session back; a dead connection may make that fail too."""
+    with contextlib.suppress(SQLAlchemyError):
+        db.session.rollback()
+
+
+def handle_database_outage(error: SQLAlchemyError) -> Response:
+    """Answer a request whose database work failed to connect with a 503 page.
+
+    :param error: the ``OperationalError`` or ``InterfaceError`` raised.
+    :returns: the 503 response (HTML or problem+json, as the client prefers).
+    """
+    global _last_traceback
+    rollback_quietly()
+    g.database_unavailable = True
+    reason = type(getattr(error, "orig", None) or error).__name__
+    request.environ[LOG_ERROR_ENVIRON_KEY] = f"database unavailable ({reason})"
+    now = time.monotonic()
+    if now - _last_traceback >= TRACEBACK_INTERVAL:
+        _last_traceback = now
+        logger.error(
+            "database unavailable; answering 503 (traceback shown once per %d s)",
+            int(TRACEBACK_INTERVAL),
+            exc_info=error,
+        )
+    return outage_response()
+
+
+def outage_response() -> Response:
+    """The 503 "temporarily unavailable" page (or problem+json) with ``Retry-After``.
+
+    Also used where the visitor could not be loaded because the database is
+    down and a page needs a signed-in user: a sign-in redirect would mislead.
+    """
+    return error_response(
+        503,
+        "Service Unavailable",
+        MESSAGES[503],
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+def init_outages(app: Flask) -> None:
+    """Register :func:`handle_database_outage` for :data:`OUTAGE_ERRORS` on ``app``."""
+    for error_class in OUTAGE_ERRORS:
+        app.register_error_handler(error_class, handle_database_outage)
