@@ -12,6 +12,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
+import click
 from dotenv import load_dotenv
 from flask import Flask
 
@@ -38,8 +39,30 @@ def create_app(config: str | Mapping[str, Any] | None = None) -> Flask:
         the mapping).  ``None`` uses ``BASTION_CONFIG`` (default: production).
     :returns: the Flask application.
     :raises ConfigError: when a setting is missing or malformed (for
-        example production without ``SECRET_KEY``).
+        example production without ``SECRET_KEY``), or the assets a page
+        server needs are not built.  Under the ``flask`` command the same
+        refusal is one line on stderr and exit code 3 instead.
     """
+    try:
+        return _create_app(config)
+    except ConfigError as error:
+        if click.get_current_context(silent=True) is None:
+            raise
+        click.echo(f"Bastion refused to start: {error}", err=True)
+        raise SystemExit(3) from None
+
+
+def serving_pages() -> bool:
+    """False while a ``flask`` command other than ``flask run`` loads the app.
+
+    Such commands (``assets build``, ``db upgrade``, ``users create``,
+    ``check``) serve no pages, so they don't need the built assets.
+    """
+    context = click.get_current_context(silent=True)
+    return context is None or context.command.name == "run"
+
+
+def _create_app(config: str | Mapping[str, Any] | None) -> Flask:
     app = Flask(__name__, instance_path=str(INSTANCE_PATH))
     register_config(app, config)
     register_logging(app)
@@ -117,7 +140,7 @@ def register_extensions(app: Flask) -> None:
     init_security(app, limiter=limiter, csrf=csrf, compress=compress)
     init_login(app)
     init_passwords(app)
-    init_assets(app)
+    init_assets(app, require_built=serving_pages())
 
 
 def register_blueprints(app: Flask) -> None:

@@ -8,24 +8,33 @@ Flask-Assets (webassets) builds four bundles into ``app/static/dist/``:
   ``app/static/src/js/*.js``.
 
 Each file is named ``<bundle>-<hash>.min.<ext>``; ``dist/manifest.json``
-maps bundles to hashes.  Templates call ``asset_url(name)`` and
-``asset_sri(name)``.  Outside development the file names and their
-``sha384`` integrity values are read once at start-up, so no request ever
-stats, hashes or rebuilds a file; hashed files are served with
-``Cache-Control: public, max-age=31536000, immutable``.
+maps bundles to hashes.  Next to each file the build writes ``.gz`` (gzip
+level 9) and ``.br`` (brotli quality 11) copies, which nginx serves as they
+are (``gzip_static`` / ``brotli_static``) without compressing per request.
+Templates call ``asset_url(name)`` and ``asset_sri(name)``.  Outside
+development the file names and their ``sha384`` integrity values are read
+once at start-up, so no request ever stats, hashes or rebuilds a file;
+hashed files are served with ``Cache-Control: public, max-age=31536000,
+immutable``.
 """
 
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import brotli
 import flask_bootstrap
 from flask import Flask, Response, request, url_for
 from flask_assets import Bundle, Environment
+from webassets.version import JsonManifest
+
+from app.config import ConfigError
 
 VENDOR_DIR = Path(flask_bootstrap.__file__).resolve().parent / "static" / "bootstrap5"
 
@@ -33,8 +42,49 @@ VENDOR_DIR = Path(flask_bootstrap.__file__).resolve().parent / "static" / "boots
 HASHED_NAME_RE = re.compile(r"^dist/[\w.-]+-[0-9a-f]{8,}\.min\.(?:css|js)$")
 
 
-class AssetsNotBuiltError(RuntimeError):
-    """The bundles have not been built (run ``flask assets build``)."""
+class AssetsNotBuiltError(ConfigError):
+    """The bundles have not been built (run ``flask assets build``).
+
+    A :class:`~app.config.ConfigError`: serving pages without them must not start.
+    """
+
+
+def precompress(path: Path) -> list[Path]:
+    """Write ``path.gz`` and ``path.br`` beside ``path``; return the files written.
+
+    gzip at level 9 with a zero timestamp (the same bytes on every build) and
+    brotli at quality 11: compressed once per build, so the slowest, smallest
+    settings cost nothing per request.  Each file is written to a temporary
+    name and renamed, so a server never reads half a file.
+    """
+    data = path.read_bytes()
+    written = []
+    for suffix, compressed in (
+        (".gz", gzip.compress(data, compresslevel=9, mtime=0)),
+        (".br", brotli.compress(data, quality=11)),
+    ):
+        target = path.with_name(path.name + suffix)
+        partial = target.with_name(target.name + ".tmp")
+        partial.write_bytes(compressed)
+        os.replace(partial, target)
+        written.append(target)
+    return written
+
+
+class PrecompressingManifest(JsonManifest):
+    """webassets' JSON manifest that also precompresses each bundle it records.
+
+    Selected by ``ASSETS_MANIFEST = "precompressed-json:dist/manifest.json"``;
+    webassets calls :meth:`remember` right after it writes a bundle, for
+    ``flask assets build`` and for builds at start-up alike.
+    """
+
+    id = "precompressed-json"
+
+    def remember(self, bundle: Bundle, ctx: object, version: str) -> None:
+        """Record ``version`` of ``bundle``, then write its ``.gz`` and ``.br``."""
+        super().remember(bundle, ctx, version)
+        precompress(Path(bundle.resolve_output(ctx, version=version)))
 
 
 def make_bundles() -> dict[str, Bundle]:
@@ -141,7 +191,7 @@ class AssetRegistry:
         return self.resolve(name).integrity
 
 
-def init_assets(app: Flask) -> AssetRegistry:
+def init_assets(app: Flask, require_built: bool = True) -> AssetRegistry:
     """Create this app's Flask-Assets environment, its bundles and template helpers.
 
     The environment is per application (not a shared unbound object) because
@@ -151,8 +201,12 @@ def init_assets(app: Flask) -> AssetRegistry:
     resolved now (after building it if ``ASSETS_BUILD_ON_START``), so a
     missing build stops the start-up with a clear message.
 
-    :raises AssetsNotBuiltError: in production when ``flask assets build``
-        has not been run.
+    :param app: the application.
+    :param require_built: check now that every bundle is built; false for
+        ``flask`` commands that serve no pages (``assets build`` itself,
+        ``db upgrade``, ``users create``, ``check``).
+    :raises AssetsNotBuiltError: when ``require_built`` and ``flask assets
+        build`` has not been run.
     """
     env = Environment(app)
     env.register(make_bundles())
@@ -165,8 +219,9 @@ def init_assets(app: Flask) -> AssetRegistry:
         with app.app_context():
             if app.config.get("ASSETS_BUILD_ON_START"):
                 registry.build()
-            for name in make_bundles():
-                registry.resolve(name)
+            if require_built:
+                for name in make_bundles():
+                    registry.resolve(name)
 
     max_age = int(app.config["STATIC_IMMUTABLE_MAX_AGE"])
 

@@ -1,24 +1,71 @@
 """``flask`` commands.
 
 Flask-Migrate adds ``flask db`` and Flask-Assets ``flask assets``; this
-module adds ``flask check-config`` and ``flask purge``, and
+module adds ``flask check [--deploy]`` and ``flask purge``, and
 :mod:`app.auth.cli` adds ``flask users``.  Errors are one line on stderr and
 a non-zero exit (``click.ClickException``).
 """
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any, TypeVar
 
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from app.extensions import db
 from app.models.base import utcnow
 from app.models.soft_delete import INCLUDE_DELETED, SoftDeleteMixin
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: What a missing database, a wrong ``DATABASE_URL`` or a missing table raise.
+DATABASE_SETUP_ERRORS = (OperationalError, ProgrammingError)
+
+
+def database_problem(error: Exception) -> click.ClickException:
+    """A one-line ``Error: ...`` for a database that is unreachable or not migrated.
+
+    The command line is for operators, so the driver's first line is shown
+    (``no such table: user``, ``connection refused``); a web page never shows it.
+    """
+    original = getattr(error, "orig", None) or error
+    first_line = (str(original).strip().splitlines() or [type(original).__name__])[0]
+    return click.ClickException(
+        f"database error: {first_line} -- check DATABASE_URL, and run `flask db upgrade`"
+    )
+
+
+def database_command(command: F) -> F:
+    """Turn database set-up errors raised by ``command`` into one ``Error:`` line, exit 1."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except DATABASE_SETUP_ERRORS as error:
+            raise database_problem(error) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+class DatabaseGroup(click.Group):
+    """A command group whose subcommands report database set-up errors in one line."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the subcommand; :data:`DATABASE_SETUP_ERRORS` become ``Error: ...``."""
+        try:
+            return super().invoke(ctx)
+        except DATABASE_SETUP_ERRORS as error:
+            raise database_problem(error) from None
+
 
 DURATION_RE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$", re.IGNORECASE)
 DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -55,30 +102,71 @@ def soft_delete_models() -> list[type]:
     )
 
 
-@click.command("check-config")
+#: Settings ``flask check`` prints (never a secret's value).
+SHOWN_SETTINGS = (
+    "ENV_NAME",
+    "TRUSTED_HOSTS",
+    "FORCE_HTTPS",
+    "SESSION_COOKIE_SECURE",
+    "PATH_PREFIX",
+    "PROXY_FIX_X_FOR",
+    "PROXY_FIX_X_PROTO",
+    "PROXY_FIX_X_HOST",
+    "PROXY_FIX_X_PORT",
+    "PROXY_FIX_X_PREFIX",
+    "RATELIMIT_DEFAULT",
+    "MAX_CONTENT_LENGTH",
+)
+
+
+@click.command("check")
+@click.option(
+    "--deploy",
+    is_flag=True,
+    help="Audit the settings for a public deployment; exit 1 if anything is unsafe.",
+)
+@click.option(
+    "--proxies",
+    type=click.IntRange(min=0),
+    default=1,
+    show_default=True,
+    help="Reverse proxies in front of the app (the documented nginx setup has 1).",
+)
+@click.option(
+    "--processes",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Processes serving the app in all (workers x instances); "
+    "default WEB_CONCURRENCY or 2 x cores + 1.",
+)
 @with_appcontext
-def check_config() -> None:
-    """Print the effective security-relevant settings (never secret values)."""
+def check(deploy: bool, proxies: int, processes: int | None) -> None:
+    """Print the effective security settings; with --deploy, audit them.
+
+    The audit names every unsafe or missing setting with its fix (weak
+    SECRET_KEY, debug, rate limits in memory with several processes, any
+    host trusted, proxy hop counts above the proxies present, SQLite,
+    HTTPS or HSTS off, insecure cookies, assets not built, migrations
+    behind) and exits 1 when it finds any, so a deploy pipeline can gate on it.
+    """
+    from app.checks import DeploymentAudit
+
     config = current_app.config
-    shown = [
-        "ENV_NAME",
-        "TRUSTED_HOSTS",
-        "FORCE_HTTPS",
-        "SESSION_COOKIE_SECURE",
-        "PATH_PREFIX",
-        "PROXY_FIX_X_FOR",
-        "PROXY_FIX_X_PROTO",
-        "PROXY_FIX_X_HOST",
-        "PROXY_FIX_X_PORT",
-        "PROXY_FIX_X_PREFIX",
-        "RATELIMIT_DEFAULT",
-        "MAX_CONTENT_LENGTH",
-    ]
-    for key in shown:
-        click.echo(f"{key}={config.get(key)!r}")
-    storage = str(config["RATELIMIT_STORAGE_URI"])
-    click.echo(f"RATELIMIT_STORAGE_URI={storage.split('@')[-1]!r}")
-    click.echo(f"SECRET_KEY={'set' if config.get('SECRET_KEY') else 'MISSING'}")
+    if not deploy:
+        for key in SHOWN_SETTINGS:
+            click.echo(f"{key}={config.get(key)!r}")
+        storage = str(config["RATELIMIT_STORAGE_URI"])
+        click.echo(f"RATELIMIT_STORAGE_URI={storage.split('@')[-1]!r}")
+        click.echo(f"SECRET_KEY={'set' if config.get('SECRET_KEY') else 'MISSING'}")
+        return
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    findings = DeploymentAudit(app, proxies=proxies, processes=processes).run()
+    click.echo(f"Deployment check of the {config['ENV_NAME']} configuration:")
+    for finding in findings:
+        click.echo(f"  FAIL {finding}")
+    if findings:
+        raise click.ClickException(f"{len(findings)} problem(s) found; fix them before deploying")
+    click.echo("  no problems found")
 
 
 @click.command("purge")
@@ -91,6 +179,7 @@ def check_config() -> None:
 )
 @click.option("--dry-run", is_flag=True, help="Count what would be removed; remove nothing.")
 @with_appcontext
+@database_command
 def purge(older_than: str, dry_run: bool) -> None:
     """Remove soft-deleted rows for good once they are past the retention period."""
     cutoff = utcnow() - parse_duration(older_than)
@@ -119,6 +208,6 @@ def init_cli(app: Flask) -> None:
     """Register the ``flask`` commands on ``app``."""
     from app.auth.cli import users
 
-    app.cli.add_command(check_config)
+    app.cli.add_command(check)
     app.cli.add_command(purge)
     app.cli.add_command(users)

@@ -257,7 +257,7 @@ class Config:
     ASSETS_DEBUG = False
     ASSETS_URL_EXPIRE = False
     ASSETS_CACHE = False
-    ASSETS_MANIFEST = "json:dist/manifest.json"
+    ASSETS_MANIFEST = "precompressed-json:dist/manifest.json"  # app.assets.PrecompressingManifest
     ASSETS_BUILD_ON_START = False
     # Keep /*! license */ comments (Bootstrap's MIT notice) when minifying.
     RCSSMIN_KEEP_BANG_COMMENTS = True

@@ -37,12 +37,19 @@ that for ``--bind`` and ``--workers``).
     ``worker_class`` changes to a threaded/async one.  Keep it below the
     proxy's upstream idle timeout.
 
+``preload_app = True``
+    The master imports the app and runs ``create_app`` once, then forks the
+    workers.  A refused start (no ``SECRET_KEY``, assets not built) is then
+    one line and exit code 3 from the master, instead of every worker failing
+    to boot; workers share the loaded code's memory (copy-on-write); and a
+    replaced worker starts in milliseconds.  ``create_app`` opens no database
+    or Redis connection, so no socket is shared across the fork.  Code changes
+    need a restart (``kill -HUP`` re-forks but does not re-import).
+
 ``max_requests = 10000``, ``max_requests_jitter = 1000``
     Each worker is replaced after 10000 to 11000 requests, which limits the
     damage of a slow memory leak (ours or a library's).  The jitter
-    keeps workers from restarting all at once.  A new worker has to import
-    the app and run ``create_app`` again (about 0.8 s here), so a low value
-    costs throughput: at 1000 a busy worker restarted every 2-3 seconds.
+    keeps workers from restarting all at once.
 
 ``forwarded_allow_ips = ""``, ``secure_scheme_headers = {}``
     gunicorn itself never interprets ``X-Forwarded-*`` headers (by default it
@@ -50,11 +57,22 @@ that for ``--bind`` and ``--workers``).
     its ``PROXY_FIX_*`` settings, which proxy headers to trust: one place,
     trusting nothing by default.
 
-``accesslog = None``
+``control_socket_disable = not os.environ.get("GUNICORN_CONTROL_SOCKET")
+if not control_socket_disable:
+    control_socket = os.environ["GUNICORN_CONTROL_SOCKET"]
+
+accesslog = None``
     No gunicorn access log: the app writes one JSON line per request itself
     (``app/security/request_log.py``), with a request id and secrets left
     out of the query string; a second, plain-text log would only double the
     I/O.
+
+``control_socket_disable`` (unless ``GUNICORN_CONTROL_SOCKET`` is set)
+    gunicorn 25+ opens a control socket for ``gunicornc`` at one fixed path
+    per user (``~/.gunicorn/gunicorn.ctl``), so two instances on one host
+    would share it and control each other.  Off by default; set
+    ``GUNICORN_CONTROL_SOCKET=/run/bastion/app-8000.ctl`` (one path per
+    instance) to use it.
 
 ``errorlog = "-"``
     gunicorn's own messages (worker boots, timeouts, crashes) go to stderr,
@@ -82,11 +100,17 @@ timeout = 30
 graceful_timeout = 30
 keepalive = 5
 
+preload_app = True
+
 max_requests = 10000
 max_requests_jitter = 1000
 
 forwarded_allow_ips = ""
 secure_scheme_headers: dict[str, str] = {}
+
+control_socket_disable = not os.environ.get("GUNICORN_CONTROL_SOCKET")
+if not control_socket_disable:
+    control_socket = os.environ["GUNICORN_CONTROL_SOCKET"]
 
 accesslog = None
 errorlog = "-"

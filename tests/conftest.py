@@ -22,7 +22,7 @@ from sqlalchemy.pool import StaticPool
 
 from app import create_app
 from app.extensions import db
-from tests.services import POSTGRES_URL, require_service
+from tests.services import POSTGRES_URL, REDIS_URL, require_service
 
 BASE_SETTINGS: dict[str, Any] = {
     "BASTION_CONFIG": "testing",
@@ -98,3 +98,10 @@ def postgres_url() -> Iterator[str]:
     finally:
         with psycopg.connect(dsn, autocommit=True) as connection:
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The real Redis (skipped, or failed under CI, when it isn't running)."""
+    require_service("Redis", REDIS_URL)
+    return REDIS_URL

@@ -290,7 +290,7 @@ def test_parse_duration_refuses_garbage(text):
         ["users"],
         *(["users", name] for name in ("create", "list", "disable", "enable", "promote", "demote")),
         ["purge"],
-        ["check-config"],
+        ["check"],
     ],
     ids=" ".join,
 )

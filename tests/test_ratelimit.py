@@ -12,7 +12,7 @@ import redis
 import time_machine
 
 from tests.helpers import problem
-from tests.services import REDIS_URL, TCPProxy, require_service
+from tests.services import TCPProxy
 
 START = dt.datetime(2030, 1, 1, 12, 0, 0, tzinfo=dt.UTC)
 limited = pytest.mark.settings(RATELIMIT_ENABLED=True)
@@ -100,12 +100,6 @@ def redis_settings(url: str) -> dict:
         "RATELIMIT_KEY_PREFIX": f"bastion-test-{uuid.uuid4().hex}",
         "RATELIMIT_DEFAULT": "3 per hour",
     }
-
-
-@pytest.fixture
-def redis_url() -> str:
-    require_service("Redis", REDIS_URL)
-    return REDIS_URL
 
 
 def test_limits_are_stored_in_the_real_redis(redis_url):

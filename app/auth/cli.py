@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app.auth.login import find_live_user, password_hasher
+from app.cli import DatabaseGroup
 from app.extensions import db
 from app.forms import normalize_email
 from app.models import INCLUDE_DELETED
@@ -19,7 +20,7 @@ from app.models.user import User
 from app.security.passwords import password_problem
 
 
-@click.group("users")
+@click.group("users", cls=DatabaseGroup)
 def users() -> None:
     """Manage accounts."""
 

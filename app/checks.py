@@ -1,0 +1,94 @@
+"""``flask check --deploy``: the security checklist plus what Bastion itself needs.
+
+:class:`DeploymentAudit` adds to :class:`~app.security.audit.SecurityAudit`
+the checks that need the application: the database (PostgreSQL, reachable,
+migrations at the head), the built assets, and a production key that is not
+the development one.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Iterator
+from typing import Any
+
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from flask import Flask
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.assets import AssetsNotBuiltError, make_bundles
+from app.config import INSTANCE_PATH
+from app.extensions import db
+from app.security.audit import Finding, SecurityAudit
+
+
+class DeploymentAudit(SecurityAudit):
+    """:class:`SecurityAudit` for ``app``'s config, plus database and asset checks.
+
+    :param app: the application as ``flask`` loaded it.
+    :param kwargs: ``proxies`` and ``processes``, as for :class:`SecurityAudit`.
+    """
+
+    def __init__(self, app: Flask, **kwargs: Any) -> None:
+        super().__init__(app.config, **kwargs)
+        self.app = app
+
+    def check_development_key(self) -> Iterator[Finding]:
+        """Production doesn't reuse the key ``make run`` generated."""
+        dev_key_file = INSTANCE_PATH / "secret_key"
+        key = str(self.config.get("SECRET_KEY") or "")
+        if (
+            key
+            and dev_key_file.is_file()
+            and hmac.compare_digest(dev_key_file.read_text().strip(), key)
+        ):
+            yield Finding(
+                "SECRET_KEY",
+                "is the development key from instance/secret_key",
+                "generate a new one for production",
+            )
+
+    def check_database(self) -> Iterator[Finding]:
+        """PostgreSQL (not SQLite), reachable, and migrated to the single head."""
+        url = str(self.config.get("SQLALCHEMY_DATABASE_URI", ""))
+        if url.startswith("sqlite"):
+            yield Finding(
+                "DATABASE_URL",
+                "is SQLite: several workers or instances can't share it safely",
+                "set DATABASE_URL=postgresql+psycopg://user@host/bastion",
+            )
+        with self.app.app_context():
+            directory = self.app.extensions["migrate"].directory
+            script = ScriptDirectory(directory)
+            try:
+                with db.engine.connect() as connection:
+                    current = set(MigrationContext.configure(connection).get_current_heads())
+            except SQLAlchemyError as error:
+                yield Finding(
+                    "DATABASE_URL",
+                    f"can't be reached ({type(getattr(error, 'orig', None) or error).__name__})",
+                    "check DATABASE_URL and that the database server runs",
+                )
+                return
+        heads = set(script.get_heads())
+        if current != heads:
+            yield Finding(
+                "migrations",
+                f"the database is at {sorted(current) or 'no revision'}, the code at "
+                f"{sorted(heads)}",
+                "run  flask db upgrade",
+            )
+
+    def check_assets(self) -> Iterator[Finding]:
+        """Every CSS/JS bundle is built (production refuses to serve without them)."""
+        registry = self.app.extensions["bastion.assets"]
+        with self.app.app_context():
+            for name in make_bundles():
+                try:
+                    registry.resolve(name)
+                except AssetsNotBuiltError:
+                    yield Finding(
+                        "assets", f"bundle {name!r} is not built", "run  flask assets build"
+                    )
+                    return
