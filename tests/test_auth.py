@@ -10,7 +10,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import INCLUDE_DELETED
 from app.models.user import User
-from tests.helpers import csrf_token, post_form
+from tests.helpers import CSRF_INPUT, csrf_token, post_form
 
 PASSWORD = "correct horse battery staple"
 NEW_PASSWORD = "another long passphrase 42"
@@ -158,7 +158,9 @@ def test_remember_me_cookie_flags(app):
     client = app.test_client()
     data = {"email": "ada@example.com", "password": PASSWORD, "remember": "y"}
     data["csrf_token"] = csrf_token(client, f"{HTTPS}/sign-in")
-    response = client.post(f"{HTTPS}/sign-in", data=data)
+    # Over HTTPS Flask-WTF also wants a same-origin Referer, as a browser sends.
+    response = client.post(f"{HTTPS}/sign-in", data=data, headers={"Referer": f"{HTTPS}/sign-in"})
+    assert response.status_code == 302
     cookies = response.headers.getlist("Set-Cookie")
     cookie = next(c for c in cookies if c.startswith("remember_token="))
     assert "; Secure" in cookie
@@ -323,3 +325,35 @@ def test_admin_page_is_for_admins_only(app, client):
     page = client.get("/admin/")
     assert page.status_code == 200
     assert "ada@example.com" in page.get_data(as_text=True)
+
+
+def test_a_sign_in_refused_by_the_https_referer_check_signs_nobody_in(app, client):
+    make_user(app)
+    https = {"base_url": "https://localhost"}
+    page = client.get("/sign-in", **https).get_data(as_text=True)
+    token = CSRF_INPUT.search(page).group(1)
+    response = client.post(
+        "/sign-in",
+        data={"email": "ada@example.com", "password": PASSWORD, "csrf_token": token},
+        **https,
+    )
+    assert response.status_code == 400
+    assert 'value="ada@example.com"' in response.get_data(as_text=True), "input kept"
+    assert client.get("/account", **https).status_code == 302, "not signed in"
+
+
+def test_form_views_are_re_run_only_with_a_form_that_refuses_during_the_re_run():
+    from flask_wtf import FlaskForm
+
+    from app.models.story import Story
+    from app.stories.forms import StoryForm
+    from app.views import CreateView
+
+    def populate(obj, form):
+        return None
+
+    options = {"populate": populate, "success": populate}
+    safe = CreateView.as_view("a", Story, "x.html", form_class=StoryForm, **options)
+    plain = CreateView.as_view("b", Story, "x.html", form_class=FlaskForm, **options)
+    assert safe.csrf_rerender is True
+    assert plain.csrf_rerender is False

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models.contact import ContactMessage
-from tests.helpers import contact_form, csrf_token
+from tests.helpers import CSRF_INPUT, contact_form, csrf_token
 
 
 def stored_messages(app) -> list[ContactMessage]:
@@ -114,3 +114,32 @@ def test_token_from_another_session_is_refused(app, client):
     assert response.status_code == 400
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(ContactMessage)) == 0
+
+
+def test_a_valid_token_without_referer_over_https_changes_nothing(app, client):
+    """Flask-WTF's HTTPS Referer check refuses a valid token; the view must not act."""
+    https = {"base_url": "https://localhost"}
+    page = client.get("/contact", **https).get_data(as_text=True)
+    token = CSRF_INPUT.search(page).group(1)
+    response = client.post("/contact", data=contact_form(csrf_token=token), **https)
+    assert response.status_code == 400
+    assert "Your form has expired or did not come from this site." in response.get_data(
+        as_text=True
+    )
+    assert stored_messages(app) == [], "a refused request stored the message"
+    foreign = client.post(
+        "/contact",
+        data=contact_form(csrf_token=token),
+        headers={"Referer": "https://evil.example/"},
+        **https,
+    )
+    assert foreign.status_code == 400
+    assert stored_messages(app) == []
+    same_site = client.post(
+        "/contact",
+        data=contact_form(csrf_token=token),
+        headers={"Referer": "https://localhost/contact"},
+        **https,
+    )
+    assert same_site.status_code == 302
+    assert len(stored_messages(app)) == 1

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from flask import current_app
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
 from app.forms import email_field, strip_text
+from app.security.errors import CSRFRerenderForm
 from app.security.passwords import MAX_LENGTH, password_problem
 
 
@@ -21,7 +21,7 @@ class StrongPassword:
     def __init__(self, *personal_fields: str) -> None:
         self.personal_fields = personal_fields
 
-    def __call__(self, form: FlaskForm, field: PasswordField) -> None:
+    def __call__(self, form: CSRFRerenderForm, field: PasswordField) -> None:
         personal = tuple(str(form[name].data or "") for name in self.personal_fields)
         personal += tuple(getattr(form, "personal_values", ()))
         problem = password_problem(
@@ -31,7 +31,7 @@ class StrongPassword:
             raise ValidationError(problem)
 
 
-class RegisterForm(FlaskForm):
+class RegisterForm(CSRFRerenderForm):
     """Create an account."""
 
     email = email_field("Email address", "email", "Please enter your email address.")
@@ -57,7 +57,7 @@ class RegisterForm(FlaskForm):
     submit = SubmitField("Create account")
 
 
-class SignInForm(FlaskForm):
+class SignInForm(CSRFRerenderForm):
     """Sign in with email and password."""
 
     email = email_field("Email address", "username", "Please enter your email address.")
@@ -70,7 +70,7 @@ class SignInForm(FlaskForm):
     submit = SubmitField("Sign in")
 
 
-class ChangePasswordForm(FlaskForm):
+class ChangePasswordForm(CSRFRerenderForm):
     """Change the password; asks for the current one."""
 
     current_password = PasswordField(
@@ -95,7 +95,7 @@ class ChangePasswordForm(FlaskForm):
         self.personal_values = personal_values
 
 
-class DeleteAccountForm(FlaskForm):
+class DeleteAccountForm(CSRFRerenderForm):
     """Confirm account deletion with the password."""
 
     password = PasswordField(
@@ -106,7 +106,7 @@ class DeleteAccountForm(FlaskForm):
     submit = SubmitField("Delete my account")
 
 
-class SignOutForm(FlaskForm):
+class SignOutForm(CSRFRerenderForm):
     """Sign-out is a POST with a CSRF token, never a GET link."""
 
     submit = SubmitField("Sign out")

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from app.forms import email_field, strip_text
+from app.security.errors import CSRFRerenderForm
 
 
-class ContactForm(FlaskForm):
+class ContactForm(CSRFRerenderForm):
     """The contact form: a name, a reply address and a message (all required)."""
 
     name = StringField(

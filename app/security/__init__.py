@@ -16,7 +16,7 @@ from flask_compress import Compress
 from flask_limiter import Limiter
 from flask_wtf.csrf import CSRFProtect
 
-from app.security.errors import csrf_rerender, init_errors, wants_json
+from app.security.errors import CSRFRerenderForm, csrf_rerender, init_errors, wants_json
 from app.security.headers import init_headers, no_https_redirect
 from app.security.proxy import PathPrefixMiddleware, StrictProxyFix
 from app.security.ratelimit import client_address, init_ratelimit
@@ -25,6 +25,7 @@ from app.security.sessions import CachedSerializerSessionInterface
 from app.security.user_agents import init_user_agents
 
 __all__ = [
+    "CSRFRerenderForm",
     "client_address",
     "csrf_rerender",
     "init_security",

@@ -1,4 +1,4 @@
-"""Error responses: an HTML page for browsers, ``application/problem+json`` for APIs.
+r"""Error responses: an HTML page for browsers, ``application/problem+json`` for APIs.
 
 Every HTTP error, every unhandled exception and every CSRF failure ends
 here.  No stack trace, exception text or database message ever reaches the
@@ -9,9 +9,11 @@ user can quote it.  Problem details follow RFC 9457 (``type``, ``title``,
 
 A view decorated with :func:`csrf_rerender` is shown again, with the user's
 input and a fresh token, when its form is posted with a missing or expired
-CSRF token, so nothing the user typed is lost.  The view must validate a
-``FlaskForm`` before it changes anything (the form's own CSRF field then
-fails and explains why); that is why this is opt-in per view.
+CSRF token, or a valid token but a missing or foreign ``Referer`` (Flask-WTF's
+HTTPS check), so nothing the user typed is lost.  The view is run a second
+time to render its form, so its forms must be :class:`CSRFRerenderForm`\ s:
+they never validate during that second run, whatever the token, so a refused
+request changes nothing.  That is why this is opt-in per view.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app, g, render_template, request
 from flask.globals import request_ctx
+from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError
 from jinja2 import TemplateError
 from markupsafe import escape
@@ -74,11 +77,31 @@ def wants_json() -> bool:
     return best != "text/html" and accept[best] > accept["text/html"]
 
 
+class CSRFRerenderForm(FlaskForm):
+    """A ``FlaskForm`` that never validates while a CSRF refusal re-renders its view.
+
+    Flask-WTF's app-wide check (``CSRFProtect``) can refuse a request whose
+    token is valid, for a missing or foreign ``Referer`` over HTTPS; the
+    form's own check looks at the token only.  When :func:`handle_csrf_error`
+    runs a :func:`csrf_rerender` view again to show the form, this form
+    still checks every field (so the user sees all errors at once) but
+    :meth:`validate` returns ``False``: the view shows the form and changes
+    nothing.
+    """
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        """WTForms' validation, but ``False`` during a CSRF re-render."""
+        valid = super().validate(extra_validators=extra_validators)
+        if g.get("csrf_error"):
+            return False
+        return valid
+
+
 def csrf_rerender(view: F) -> F:
     """Mark ``view`` as safe to re-run after a CSRF failure, to show its form again.
 
-    The view must create a ``FlaskForm`` and call ``validate_on_submit()``
-    before changing any state.
+    Every form the view validates must be a :class:`CSRFRerenderForm`, and
+    the view must call ``validate_on_submit()`` before changing any state.
     """
     view.csrf_rerender = True  # type: ignore[attr-defined]
     return view

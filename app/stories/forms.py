@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from app.models.story import BODY_MAX_LENGTH, TITLE_MAX_LENGTH
+from app.security.errors import CSRFRerenderForm
 from app.security.text import clean_text
 
 
@@ -18,7 +18,7 @@ def _clean_body(value: str | None) -> str:
     return clean_text(value)
 
 
-class StoryForm(FlaskForm):
+class StoryForm(CSRFRerenderForm):
     """Title, Markdown body and the published flag; hidden control characters removed."""
 
     title = StringField(

@@ -19,6 +19,7 @@ from werkzeug.wrappers import Response
 
 from app.extensions import db
 from app.forms import form_status
+from app.security.errors import CSRFRerenderForm
 from app.views.base import ModelView
 
 Populate = Callable[[Any, FlaskForm], None]
@@ -63,12 +64,15 @@ class _FormView(_ChangeView):
     def as_view(cls, name: str, *args: Any, **kwargs: Any) -> Any:
         """Flask's ``as_view``, marking the view safe to re-show after a CSRF failure.
 
-        Only form views: they validate a ``FlaskForm`` (whose CSRF field then
-        fails) before changing anything.  Delete and restore views have no form
-        and must never be re-run.
+        Only form views whose ``form_class`` is a :class:`CSRFRerenderForm`
+        (it never validates during the re-run) are marked; delete and restore
+        views have no form and must never be re-run.
         """
         view = super().as_view(name, *args, **kwargs)
-        view.csrf_rerender = True
+        form_class = kwargs.get("form_class")
+        view.csrf_rerender = isinstance(form_class, type) and issubclass(
+            form_class, CSRFRerenderForm
+        )
         return view
 
     def _render(self, form: FlaskForm, **context: Any) -> tuple[str, int]:
