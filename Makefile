@@ -67,5 +67,10 @@ bench: install-dev
 	$(BIN)/python bench/home_vs_bare.py
 	$(BIN)/python bench/story_list_scale.py
 
+## bench-load: wrk through nginx (TLS) to two gunicorn instances on PostgreSQL and
+## Redis: 3 runs of 60 s x 64 connections per page, requests/s, latency, errors, memory
+bench-load: install-dev
+	$(BIN)/python bench/load.py
+
 clean:
 	rm -rf $(VENV) app/static/dist .pytest_cache .ruff_cache .coverage htmlcov

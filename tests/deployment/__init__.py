@@ -1,0 +1,1 @@
+"""Deployment tests: the production stack (nginx, gunicorn, PostgreSQL, Redis) as real processes."""
