@@ -12,6 +12,11 @@ database again to show the signed-in user.  Here:
 * the request's single log line (``bastion.request``) gets
   ``"error": "database unavailable (OperationalError)"``; a traceback is
   logged at most once every :data:`TRACEBACK_INTERVAL` seconds per process;
+* a connection that dies after the view finished (the database stopped
+  between the last query and the end of the request) no longer turns the
+  finished response into a bare 500 from gunicorn: the session is closed
+  before Flask-SQLAlchemy's own teardown, and a failing rollback there is
+  noted on the request's log line instead of escaping Flask;
 * ``g.database_unavailable`` is set, so the user loader
   (:func:`app.auth.login.load_user`) treats the visitor as signed out for
   the rest of the request instead of querying again.
@@ -87,7 +92,29 @@ def outage_response() -> Response:
     )
 
 
+def close_session_quietly(error: BaseException | None = None) -> None:
+    """Close the request's session; a connection that died meanwhile can't fail the request.
+
+    Registered with ``teardown_request``, so it runs before Flask-SQLAlchemy's
+    ``teardown_appcontext`` (which then finds nothing to close).  Rolling back
+    on a connection the server just closed raises ``OperationalError``; Flask
+    would let that escape and gunicorn would answer a bare 500 in place of
+    the response the view already made.
+    """
+    try:
+        db.session.remove()
+    except SQLAlchemyError as failure:
+        reason = type(getattr(failure, "orig", None) or failure).__name__
+        request.environ.setdefault(
+            LOG_ERROR_ENVIRON_KEY, f"database connection lost while closing ({reason})"
+        )
+        with contextlib.suppress(SQLAlchemyError):
+            db.session.remove()
+
+
 def init_outages(app: Flask) -> None:
-    """Register :func:`handle_database_outage` for :data:`OUTAGE_ERRORS` on ``app``."""
+    """Register :func:`handle_database_outage` for :data:`OUTAGE_ERRORS` on ``app``,
+    and :func:`close_session_quietly` as a ``teardown_request`` function."""
     for error_class in OUTAGE_ERRORS:
         app.register_error_handler(error_class, handle_database_outage)
+    app.teardown_request(close_session_quietly)

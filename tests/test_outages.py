@@ -127,3 +127,28 @@ def test_pages_without_queries_still_serve_signed_out_during_an_outage(outage, c
     assert "Sign in" in response.get_data(as_text=True), "treated as signed out, never more"
     [line] = bastion_lines(caplog)
     assert "user not loaded: database unavailable" in line.getMessage()
+
+
+def test_a_connection_lost_after_the_view_keeps_the_response(outage, caplog):
+    """The database stops between the view's last query and the end of the request."""
+    from sqlalchemy import select
+
+    from app.models.user import User
+
+    app = outage.app
+
+    @app.get("/test-only/query-then-outage")
+    def query_then_outage():
+        db.session.scalars(select(User)).all()  # a transaction is open
+        outage.cut()
+        return "made"
+
+    client = app.test_client()
+    caplog.clear()
+    response = client.get("/test-only/query-then-outage")
+    assert response.status_code == 200
+    assert response.get_data(as_text=True) == "made"
+    [line] = bastion_lines(caplog)
+    assert "database connection lost while closing" in line.getMessage()
+    outage.restore()
+    assert client.get("/readyz").status_code == 200
