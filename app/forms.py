@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import g
 from flask_wtf import FlaskForm
 from wtforms import EmailField
 from wtforms.validators import DataRequired, Email, Length
@@ -18,7 +19,14 @@ INVALID = 422
 
 
 def form_status(form: FlaskForm) -> int:
-    """200 for a fresh or valid form; 422 when it is shown again with errors."""
+    """200 for a fresh or valid form; 422 when it is shown again with errors.
+
+    400 when the request was refused by the CSRF check
+    (:func:`app.security.errors.protect_csrf`): the form is shown again with
+    the user's input and a fresh token, and nothing was changed.
+    """
+    if g.get("csrf_error"):
+        return 400
     return INVALID if form.errors or form.form_errors else 200
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
@@ -46,7 +46,12 @@ def _user_key() -> str:
 
 
 def _failed(response: Response) -> bool:
-    return response.status_code != 302
+    """Flask-Limiter ``deduct_when``: count the attempt unless it signed someone in.
+
+    Decided by the view (``g.sign_in_succeeded``), not by the redirect's status
+    code, which Flask is changing from 302 to 303.
+    """
+    return not g.get("sign_in_succeeded", False)
 
 
 def _next_path() -> str | None:
@@ -123,6 +128,7 @@ def sign_in() -> Response | tuple[str, int]:
                 db.session.commit()
                 logger.info("password hash of account %s upgraded", user.id)
             start_session(user, remember=bool(form.remember.data))
+            g.sign_in_succeeded = True
             logger.info("account %s signed in from %s", user.id, client_address())
             return _redirect_after_sign_in()
         logger.warning(

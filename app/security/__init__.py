@@ -16,7 +16,13 @@ from flask_compress import Compress
 from flask_limiter import Limiter
 from flask_wtf.csrf import CSRFProtect
 
-from app.security.errors import CSRFRerenderForm, csrf_rerender, init_errors, wants_json
+from app.security.errors import (
+    CSRFRerenderForm,
+    csrf_rerender,
+    init_errors,
+    protect_csrf,
+    wants_json,
+)
 from app.security.headers import init_headers, no_https_redirect
 from app.security.proxy import PathPrefixMiddleware, StrictProxyFix
 from app.security.ratelimit import client_address, init_ratelimit
@@ -73,7 +79,11 @@ def init_security(app: Flask, *, limiter: Limiter, csrf: CSRFProtect, compress: 
     init_user_agents(app)
     init_headers(app)
     init_ratelimit(app, limiter)
+    # Our protect_csrf() makes Flask-WTF's check (the documented way to
+    # customise it), so Flask-WTF's own before_request stands aside.
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False
     csrf.init_app(app)
+    app.before_request(protect_csrf)
     compress.init_app(app)
     init_errors(app)
     init_wsgi_middleware(app)

@@ -7,13 +7,15 @@ user can quote it.  Problem details follow RFC 9457 (``type``, ``title``,
 ``status``, ``detail``, ``instance``) plus the extension member
 ``request_id``.
 
-A view decorated with :func:`csrf_rerender` is shown again, with the user's
-input and a fresh token, when its form is posted with a missing or expired
-CSRF token, or a valid token but a missing or foreign ``Referer`` (Flask-WTF's
-HTTPS check), so nothing the user typed is lost.  The view is run a second
-time to render its form, so its forms must be :class:`CSRFRerenderForm`\ s:
-they never validate during that second run, whatever the token, so a refused
-request changes nothing.  That is why this is opt-in per view.
+CSRF is checked by :func:`protect_csrf` (a ``before_request`` calling
+Flask-WTF's public ``CSRFProtect.protect``, with ``WTF_CSRF_CHECK_DEFAULT``
+off, as Flask-WTF documents for custom checks).  A refused request answers
+400 and changes nothing.  For a view decorated with :func:`csrf_rerender`
+the refusal is noted in ``g.csrf_error`` and the view runs once, normally:
+its :class:`CSRFRerenderForm` refuses to validate, so it shows the form
+again with the user's input, a fresh token and the reason (missing or
+expired token, or a valid token with a missing or foreign ``Referer`` over
+HTTPS).  No view is ever run from an error handler.
 """
 
 from __future__ import annotations
@@ -78,19 +80,19 @@ def wants_json() -> bool:
 
 
 class CSRFRerenderForm(FlaskForm):
-    """A ``FlaskForm`` that never validates while a CSRF refusal re-renders its view.
+    """A ``FlaskForm`` that never validates in a request refused by the CSRF check.
 
-    Flask-WTF's app-wide check (``CSRFProtect``) can refuse a request whose
-    token is valid, for a missing or foreign ``Referer`` over HTTPS; the
-    form's own check looks at the token only.  When :func:`handle_csrf_error`
-    runs a :func:`csrf_rerender` view again to show the form, this form
-    still checks every field (so the user sees all errors at once) but
+    Flask-WTF's app-wide check can refuse a request whose token is valid (a
+    missing or foreign ``Referer`` over HTTPS), while the form's own check
+    looks at the token only.  When :func:`protect_csrf` lets a
+    :func:`csrf_rerender` view run to show its form again, this form still
+    checks every field (so the user sees all errors at once) but
     :meth:`validate` returns ``False``: the view shows the form and changes
     nothing.
     """
 
     def validate(self, extra_validators: Any = None) -> bool:
-        """WTForms' validation, but ``False`` during a CSRF re-render."""
+        """WTForms' validation, but ``False`` in a request the CSRF check refused."""
         valid = super().validate(extra_validators=extra_validators)
         if g.get("csrf_error"):
             return False
@@ -98,10 +100,11 @@ class CSRFRerenderForm(FlaskForm):
 
 
 def csrf_rerender(view: F) -> F:
-    """Mark ``view`` as safe to re-run after a CSRF failure, to show its form again.
+    """Let ``view`` run in a request the CSRF check refused, to show its form again.
 
     Every form the view validates must be a :class:`CSRFRerenderForm`, and
-    the view must call ``validate_on_submit()`` before changing any state.
+    the view must call ``validate_on_submit()`` before changing any state;
+    it answers 400 (see :func:`app.forms.form_status`).
     """
     view.csrf_rerender = True  # type: ignore[attr-defined]
     return view
@@ -199,15 +202,29 @@ def handle_http_exception(error: HTTPException) -> Response:
     return error_response(error.code, error.name, _detail_for(error), headers)
 
 
-def handle_csrf_error(error: CSRFError) -> Response:
-    """Show the form again (views marked :func:`csrf_rerender`) or a 400 page."""
-    logger.warning("CSRF check failed: %s", error.description)
-    view = current_app.view_functions.get(request.endpoint or "")
-    if view is not None and getattr(view, "csrf_rerender", False) and not wants_json():
+def protect_csrf() -> None:
+    """``before_request``: Flask-WTF's CSRF check, with a way back to the form.
+
+    Runs ``CSRFProtect.protect(apply_exemptions=True)`` on every request (it
+    skips safe methods).  A refusal raises :class:`CSRFError` (a 400 page or
+    problem+json), except for a browser posting to a :func:`csrf_rerender`
+    view: then ``g.csrf_error`` holds the reason shown above the form and the
+    view runs, with forms that refuse to validate.
+    """
+    if not current_app.config.get("WTF_CSRF_ENABLED", True):
+        return
+    try:
+        current_app.extensions["csrf"].protect(apply_exemptions=True)
+    except CSRFError as error:
+        logger.warning("CSRF check failed: %s", error.description)
+        view = current_app.view_functions.get(request.endpoint or "")
+        if view is None or not getattr(view, "csrf_rerender", False) or wants_json():
+            raise
         g.csrf_error = CSRF_MESSAGE
-        response = current_app.make_response(view(**(request.view_args or {})))
-        response.status_code = 400
-        return response
+
+
+def handle_csrf_error(error: CSRFError) -> Response:
+    """A CSRF refusal: a 400 page or problem+json; nothing ran, nothing changed."""
     return error_response(400, "Form expired", CSRF_MESSAGE)
 
 
