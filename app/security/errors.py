@@ -26,12 +26,16 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app, g, render_template, request
-from flask.globals import request_ctx
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError
 from jinja2 import TemplateError
 from markupsafe import escape
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, default_exceptions
+from werkzeug.exceptions import (
+    HTTPException,
+    RequestEntityTooLarge,
+    SecurityError,
+    default_exceptions,
+)
 
 from app.security.ratelimit import retry_after_seconds
 from app.security.request_log import REQUEST_ID_ENVIRON_KEY
@@ -64,6 +68,19 @@ CSRF_MESSAGE = (
 def request_id() -> str:
     """The id of the current request (set by ``RequestLogMiddleware``)."""
     return str(request.environ.get(REQUEST_ID_ENVIRON_KEY, ""))
+
+
+def host_is_trusted() -> bool:
+    """False when the request's ``Host`` is not in ``TRUSTED_HOSTS``.
+
+    Werkzeug's ``request.host`` raises ``SecurityError`` for such a host
+    (Flask passes ``TRUSTED_HOSTS`` to the request); no URL can be built then.
+    """
+    try:
+        request.host  # noqa: B018 - read for its check
+    except SecurityError:
+        return False
+    return True
 
 
 def wants_json() -> bool:
@@ -146,7 +163,7 @@ def error_response(
     """
     if wants_json():
         return problem_response(status, title, detail, headers)
-    if getattr(request_ctx, "url_adapter", None) is None:
+    if not host_is_trusted():
         # An untrusted Host: no URL can be built, so the full page can't render.
         html = _fallback_html(status, title, detail)
         return current_app.response_class(

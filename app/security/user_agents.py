@@ -44,5 +44,6 @@ def init_user_agents(app: Flask) -> None:
             )
             abort(403)
 
-    # First in line: a scanner costs no rate-limit lookup or session work.
-    app.before_request_funcs.setdefault(None, []).insert(0, block_user_agents)
+    # First in line (init_security registers it before any other
+    # before_request): a scanner costs no rate-limit lookup or session work.
+    app.before_request(block_user_agents)
