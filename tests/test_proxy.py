@@ -207,6 +207,15 @@ def test_prefix_already_stripped_by_the_proxy(app):
 
 
 @pytest.mark.settings(PATH_PREFIX=PREFIX)
+def test_cookies_carry_the_prefix_as_their_path(app):
+    client = app.test_client()
+    page = client.get(f"{PREFIX}/contact")
+    cookie = next(c for c in page.headers.getlist("Set-Cookie") if c.startswith("session="))
+    assert f"Path={PREFIX}" in cookie
+    assert app.config["REMEMBER_COOKIE_PATH"] == PREFIX
+
+
+@pytest.mark.settings(PATH_PREFIX=PREFIX)
 def test_bare_prefix_is_the_home_page(client):
     response = client.get(PREFIX)
     assert response.status_code == 200

@@ -24,7 +24,7 @@ from app.security.errors import (
     wants_json,
 )
 from app.security.headers import init_headers, no_https_redirect
-from app.security.proxy import PathPrefixMiddleware, StrictProxyFix
+from app.security.proxy import PathPrefixMiddleware, StrictProxyFix, normalize_prefix
 from app.security.ratelimit import client_address, init_ratelimit
 from app.security.request_log import RequestLogMiddleware
 from app.security.sessions import CachedSerializerSessionInterface
@@ -50,7 +50,14 @@ def init_wsgi_middleware(app: Flask) -> None:
     config = app.config
     wsgi = app.wsgi_app
     if config.get("PATH_PREFIX"):
-        wsgi = PathPrefixMiddleware(wsgi, config["PATH_PREFIX"])  # type: ignore[assignment]
+        prefix = normalize_prefix(config["PATH_PREFIX"])
+        wsgi = PathPrefixMiddleware(wsgi, prefix)  # type: ignore[assignment]
+        # The cookies' Path: two apps under different prefixes on one host
+        # keep their own sessions (Flask's default is APPLICATION_ROOT, "/").
+        if not config.get("SESSION_COOKIE_PATH"):
+            config["SESSION_COOKIE_PATH"] = prefix
+        if config.get("REMEMBER_COOKIE_PATH", "/") == "/":
+            config["REMEMBER_COOKIE_PATH"] = prefix
     wsgi = RequestLogMiddleware(wsgi, enabled=config["REQUEST_LOG"])  # type: ignore[assignment]
     wsgi = StrictProxyFix(  # type: ignore[assignment]
         wsgi,
