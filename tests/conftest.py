@@ -22,7 +22,7 @@ from sqlalchemy.pool import StaticPool
 
 from app import create_app
 from app.extensions import db
-from tests.services import POSTGRES_URL, REDIS_URL, require_service
+from tests.services import POSTGRES_URL, REDIS_URL, port_open, require_service
 
 BASE_SETTINGS: dict[str, Any] = {
     "BASTION_CONFIG": "testing",
@@ -105,3 +105,16 @@ def redis_url() -> str:
     """The real Redis (skipped, or failed under CI, when it isn't running)."""
     require_service("Redis", REDIS_URL)
     return REDIS_URL
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_redis_keys_left_behind() -> Iterator[None]:
+    """The run leaves no rate-limit keys in the shared Redis (tests prefix theirs)."""
+    yield
+    if port_open(REDIS_URL):
+        import redis
+
+        client = redis.Redis.from_url(REDIS_URL)
+        keys = list(client.scan_iter(match="*bastion-test-*", count=1000))
+        if keys:
+            client.delete(*keys)

@@ -93,11 +93,15 @@ def test_static_files_and_health_checks_are_exempt(client, clock):
     assert "X-RateLimit-Limit" not in client.get("/healthz").headers
 
 
+#: Every key a test makes starts with this; conftest removes them after the run.
+TEST_KEY_PREFIX = "bastion-test-"
+
+
 def redis_settings(url: str) -> dict:
     return {
         "RATELIMIT_ENABLED": True,
         "RATELIMIT_STORAGE_URI": url,
-        "RATELIMIT_KEY_PREFIX": f"bastion-test-{uuid.uuid4().hex}",
+        "RATELIMIT_KEY_PREFIX": f"{TEST_KEY_PREFIX}{uuid.uuid4().hex}",
         "RATELIMIT_DEFAULT": "3 per hour",
     }
 
