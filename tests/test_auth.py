@@ -347,13 +347,18 @@ def test_form_views_are_re_run_only_with_a_form_that_refuses_during_the_re_run()
 
     from app.models.story import Story
     from app.stories.forms import StoryForm
-    from app.views import CreateView
+    from app.views import CreateView, DeleteView
 
-    def populate(obj, form):
-        return None
+    class Safe(CreateView):
+        model = Story
+        form_class = StoryForm
 
-    options = {"populate": populate, "success": populate}
-    safe = CreateView.as_view("a", Story, "x.html", form_class=StoryForm, **options)
-    plain = CreateView.as_view("b", Story, "x.html", form_class=FlaskForm, **options)
-    assert safe.csrf_rerender is True
-    assert plain.csrf_rerender is False
+    class Plain(Safe):
+        form_class = FlaskForm
+
+    class Remove(DeleteView):
+        model = Story
+
+    assert Safe.as_view("a").csrf_rerender is True
+    assert Plain.as_view("b").csrf_rerender is False
+    assert getattr(Remove.as_view("c"), "csrf_rerender", False) is False, "no form: never re-run"

@@ -14,10 +14,12 @@ from werkzeug.exceptions import NotFound
 from app.extensions import db
 from app.models.story import Story
 from app.models.user import User
-from app.views import ListView, Pagination
-from tests.helpers import csrf_token
+from app.stories.forms import StoryForm
+from app.stories.routes import with_author
+from app.views import DeleteView, DetailView, ListView, Pagination, UpdateView
+from tests.helpers import csrf_token, post_form
 from tests.test_auth import make_user, sign_in
-from tests.test_stories import make_many, make_story
+from tests.test_stories import BODY, load_story, make_many, make_story
 
 
 @contextmanager
@@ -62,7 +64,7 @@ def test_author_list_and_profile_use_the_generic_views(app):
     assert "writer1@example.com" not in profile, "email addresses are never public"
     assert app.test_client().get("/users/999").status_code == 404
     for view in ("users.index", "stories.index"):
-        assert app.view_functions[view].view_class is ListView
+        assert issubclass(app.view_functions[view].view_class, ListView)
 
 
 def test_profile_lists_only_published_live_stories(app):
@@ -93,6 +95,111 @@ def test_disabled_authors_have_no_public_page(app):
     make_story(app, author)
     assert app.test_client().get(f"/users/{author}").status_code == 404
     assert "Writer" not in app.test_client().get("/users/").get_data(as_text=True)
+
+
+# --- a subclass decides: rows, what may be seen, what may be changed ----------
+
+
+class StoriesBy(ListView):
+    """Every story of the author in the URL, drafts too."""
+
+    model = Story
+    template = "stories/list.html"
+
+    def get_query(self, author_id):
+        return with_author(select(Story).where(Story.author_id == author_id)).order_by(Story.id)
+
+
+class StoryByTitle(DetailView):
+    """A story named by its title, except one."""
+
+    model = Story
+    template = "stories/detail.html"
+    lookup = "title"
+
+    def get_query(self):
+        return with_author(select(Story))
+
+    def can_view(self, story):
+        return story.title != "Hidden"
+
+
+class DraftEditor(UpdateView):
+    """Anyone may rename a draft, no one a published story: ``can_edit`` alone decides."""
+
+    model = Story
+    template = "stories/form.html"
+    form_class = StoryForm
+
+    def can_edit(self, story):
+        return not story.published
+
+    def populate(self, story, form):
+        story.title = form.title.data
+
+    def success_url(self, story):
+        return f"/drafts/{story.id}"
+
+
+def test_get_query_takes_the_url_values_and_can_view_hides_rows(app):
+    app.add_url_rule("/by/<int:author_id>", view_func=StoriesBy.as_view("by"))
+    app.add_url_rule("/titled/<title>", view_func=StoryByTitle.as_view("titled"))
+    one = make_user(app, email="one@example.com", name="One")
+    two = make_user(app, email="two@example.com", name="Two")
+    make_story(app, one, title="First one")
+    make_story(app, one, title="Hidden", published=False)
+    make_story(app, two, title="Second one")
+    client = app.test_client()
+    page = client.get(f"/by/{one}").get_data(as_text=True)
+    assert "First one" in page
+    assert "Hidden" in page, "this query includes drafts"
+    assert "Second one" not in page
+    assert client.get("/titled/Second one").status_code == 200
+    assert client.get("/titled/Hidden").status_code == 404
+    assert client.get("/titled/Nothing").status_code == 404
+
+
+def test_can_edit_decides_what_is_forbidden(app):
+    app.add_url_rule("/drafts/<int:id>", view_func=DraftEditor.as_view("drafts"))
+    author = make_user(app)
+    draft = make_story(app, author, title="Draft", published=False)
+    public = make_story(app, author, title="Public")
+    client = app.test_client()  # no decorators: anonymous visitors too
+    assert client.get(f"/drafts/{public}").status_code == 403
+    assert (
+        post_form(client, f"/drafts/{public}", "/contact", title="X", body=BODY).status_code == 403
+    )
+    assert load_story(app, public).title == "Public"
+    assert client.get("/drafts/999").status_code == 404
+    response = post_form(client, f"/drafts/{draft}", title="Renamed", body=BODY)
+    assert response.headers["Location"] == f"/drafts/{draft}"
+    assert load_story(app, draft).title == "Renamed"
+    with client.session_transaction() as session:
+        assert "_flashes" not in session, "no message, nothing flashed"
+
+
+class AnyoneDeletes(DeleteView):
+    """No permission methods: the defaults let everyone see and change every row."""
+
+    model = Story
+
+    def success_url(self, story):
+        return "/"
+
+
+def test_default_permissions_allow_everyone(app):
+    app.add_url_rule("/wipe/<int:id>", view_func=AnyoneDeletes.as_view("wipe"))
+    story_id = make_story(app, make_user(app))
+    response = post_form(app.test_client(), f"/wipe/{story_id}", "/contact")
+    assert response.status_code == 302
+    assert load_story(app, story_id).deleted_at is not None
+
+
+def test_methods_follow_the_handlers_a_view_has(app):
+    methods = {name: app.view_functions[f"stories.{name}"].methods for name in ("index", "edit")}
+    assert methods == {"index": {"GET"}, "edit": {"GET", "POST"}}
+    for action in ("delete", "restore"):
+        assert app.view_functions[f"stories.{action}"].methods == {"POST"}
 
 
 # --- queries per page: bounded, no N+1 ----------------------------------------
@@ -175,9 +282,23 @@ def test_page_links_show_gaps():
     assert pagination.has_prev
 
 
-def test_per_page_is_capped():
-    view = ListView(Story, "x.html", per_page=10_000)
-    assert view.per_page == 100
+def test_per_page_is_capped(app):
+    class Everything(ListView):
+        model = Story
+        template = "stories/list.html"
+        per_page = 10_000
+
+        def get_query(self, **values):
+            return with_author(select(Story)).order_by(Story.id)
+
+    app.add_url_rule("/everything", view_func=Everything.as_view("everything"))
+    [author] = many_authors(app, 1)
+    make_many(app, author, 150)
+    client = app.test_client()
+    first = client.get("/everything").get_data(as_text=True)
+    assert len(re.findall(r'href="/stories/\d+"', first)) == 100
+    last = client.get("/everything?page=2").get_data(as_text=True)
+    assert len(re.findall(r'href="/stories/\d+"', last)) == 51
 
 
 # --- form views ---------------------------------------------------------------

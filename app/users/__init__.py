@@ -1,4 +1,4 @@
-"""Public author pages, served by the same generic views as stories.
+"""Public author pages, subclasses of the same generic views as the story pages.
 
 ``/users/`` lists live accounts that have published something, and
 ``/users/<id>`` shows one author and their newest published stories (two
@@ -27,45 +27,46 @@ def has_published() -> Any:
     return exists().where(Story.author_id == User.id, Story.published)
 
 
-def authors() -> Select[Any]:
-    """Live, enabled accounts with published stories, by display name."""
-    return (
-        select(User)
-        .where(User.is_disabled.is_(False), has_published())
-        .order_by(User.display_name, User.id)
-    )
-
-
 PROFILE_STORIES = 50
 
 
-def live_authors() -> Select[Any]:
-    """Enabled, live accounts (deleted ones are hidden by the session)."""
-    return select(User).where(User.is_disabled.is_(False))
+class AuthorList(ListView):
+    """Live, enabled accounts with published stories, by display name."""
+
+    model = User
+    template = "users/list.html"
+    per_page = 30
+
+    def get_query(self, **values: Any) -> Select[Any]:
+        """Enabled accounts (deleted ones are hidden by the session) that published."""
+        return (
+            select(User)
+            .where(User.is_disabled.is_(False), has_published())
+            .order_by(User.display_name, User.id)
+        )
 
 
-def latest_stories(author: User) -> dict[str, Any]:
-    """The author's newest published stories, at most ``PROFILE_STORIES``."""
-    stories = db.session.scalars(
-        select(Story)
-        .where(Story.author_id == author.id, Story.published)
-        .order_by(Story.created_at.desc(), Story.id.desc())
-        .limit(PROFILE_STORIES)
-    ).all()
-    return {"stories": stories}
+class AuthorProfile(DetailView):
+    """One author (as ``author``) and their newest published stories (as ``stories``)."""
+
+    model = User
+    template = "users/profile.html"
+    context_name = "author"
+
+    def get_query(self, **values: Any) -> Select[Any]:
+        """Enabled, live accounts (deleted ones are hidden by the session)."""
+        return select(User).where(User.is_disabled.is_(False))
+
+    def get_context(self, **context: Any) -> dict[str, Any]:
+        """Add ``stories``: the author's newest published stories, at most ``PROFILE_STORIES``."""
+        stories = db.session.scalars(
+            select(Story)
+            .where(Story.author_id == context["object"].id, Story.published)
+            .order_by(Story.created_at.desc(), Story.id.desc())
+            .limit(PROFILE_STORIES)
+        ).all()
+        return super().get_context(stories=stories, **context)
 
 
-bp.add_url_rule(
-    "/", view_func=ListView.as_view("index", User, "users/list.html", query=authors, per_page=30)
-)
-bp.add_url_rule(
-    "/<int:id>",
-    view_func=DetailView.as_view(
-        "detail",
-        User,
-        "users/profile.html",
-        query=live_authors,
-        context_name="author",
-        extra_context=latest_stories,
-    ),
-)
+bp.add_url_rule("/", view_func=AuthorList.as_view("index"))
+bp.add_url_rule("/<int:id>", view_func=AuthorProfile.as_view("detail"))

@@ -1,87 +1,121 @@
 """The base of Bastion's generic class-based views (Flask docs, "Class-based Views").
 
-A view class is instantiated once per registration (``init_every_request =
-False``) with the model and template it serves::
+A page is a small subclass: class attributes say what it serves, and
+methods it overrides say how, as in Django's generic views::
 
-    bp.add_url_rule("/<int:id>", view_func=DetailView.as_view(
-        "detail", model=Story, template="stories/detail.html", query=public_stories))
+    class StoryDetail(DetailView):
+        model = Story
+        template = "stories/detail.html"
 
-Options are plain keyword arguments, so one class serves any model:
+        def can_view(self, story: Story) -> bool:
+            return story.published
 
-* ``query``: ``callable(**url_values) -> Select``; defaults to ``select(model)``.
-  Soft-deleted rows are already excluded by the session (:mod:`app.models.soft_delete`).
-* ``can_view`` / ``can_edit``: ``callable(obj) -> bool`` permission checks.
+    bp.add_url_rule("/<int:id>", view_func=StoryDetail.as_view("detail"))
+
+Each view is a Flask :class:`~flask.views.MethodView`: ``get`` and ``post``
+handle the request, and ``methods`` follows from which of them a class has.
+Each class is instantiated once per registration (``init_every_request =
+False``), so a view keeps nothing of a request on ``self``.
+
+What a subclass sets or overrides:
+
+* ``model`` (required), ``template``, ``context_name`` (the template
+  variable for one object; default: the model's table name, e.g. ``story``),
+  ``lookup`` (the URL value naming the object, default ``id``) and Flask's
+  ``decorators``; :class:`LoginRequiredMixin` sets them to ``[login_required]``.
+* :meth:`ModelView.get_query`: the statement rows are taken from; soft-deleted
+  rows are already excluded by the session (:mod:`app.models.soft_delete`).
+* :meth:`ModelView.can_view` / :meth:`ModelView.can_edit`: permission checks.
   A row the user may not see is a 404 (its existence is not revealed); a row
   the user may see but not change is a 403.
-* ``context_name``: the template variable for the object (default: the
-  model's table name, e.g. ``story``).
+* :meth:`ModelView.get_context`: more template values.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, ClassVar
 
-from flask import abort
-from flask.views import View
+from flask import abort, render_template
+from flask.views import MethodView
+from flask_login import login_required
 from sqlalchemy import Select, select
 
 from app.extensions import db
 
-Permission = Callable[[Any], bool]
-QueryFactory = Callable[..., Select[Any]]
 
-
-def allow_all(_obj: Any) -> bool:
-    """A permission that always allows."""
-    return True
-
-
-class ModelView(View):
+class ModelView(MethodView):
     """Shared plumbing: the model, its template, its query and permission checks."""
 
     init_every_request: ClassVar[bool] = False
 
-    def __init__(
-        self,
-        model: type,
-        template: str,
-        *,
-        query: QueryFactory | None = None,
-        can_view: Permission = allow_all,
-        can_edit: Permission = allow_all,
-        context_name: str | None = None,
-        lookup: str = "id",
-    ) -> None:
-        self.model = model
-        self.template = template
-        self.query_factory = query
-        self.can_view = can_view
-        self.can_edit = can_edit
-        self.context_name = context_name or model.__tablename__
-        self.lookup = lookup
+    #: The mapped class this view serves (required).
+    model: ClassVar[type[Any]]
+    #: The Jinja template to render (not used by the POST-only row actions).
+    template: ClassVar[str] = ""
+    #: The template variable for one object; ``None``: the model's table name.
+    context_name: ClassVar[str | None] = None
+    #: The URL value (and model attribute) that names one object.
+    lookup: ClassVar[str] = "id"
 
-    def base_query(self, **values: Any) -> Select[Any]:
-        """The statement for this request: the ``query`` option or ``select(model)``."""
-        if self.query_factory is not None:
-            return self.query_factory(**values)
+    def get_query(self, **values: Any) -> Select[Any]:
+        """The statement for this request; default ``select(model)``.
+
+        :param values: the URL's values, except ``lookup`` for a single object.
+        :returns: an ORM ``select()``; list views need its ``order_by``.
+        """
         return select(self.model)
 
-    def get_object(self, **values: Any) -> Any:
-        """The row named by the URL's ``lookup`` value, or a 404.
+    def can_view(self, obj: Any) -> bool:
+        """Whether the current user may see ``obj`` (else 404); default: yes."""
+        return True
 
-        :raises werkzeug.exceptions.NotFound: missing, soft-deleted, or not
-            visible to this user (``can_view``).
+    def can_edit(self, obj: Any) -> bool:
+        """Whether the current user may change ``obj`` (else 403); default: yes."""
+        return True
+
+    def get_object(self, **values: Any) -> Any:
+        """The row of :meth:`get_query` named by the URL's ``lookup`` value.
+
+        :param values: the URL's values, ``lookup`` among them.
+        :returns: the row, which :meth:`can_view` allows.
+        :raises werkzeug.exceptions.NotFound: missing, soft-deleted (unless the
+            query includes deleted rows) or not visible to this user.
         """
         key = values.pop(self.lookup)
         column = getattr(self.model, self.lookup)
-        statement = self.base_query(**values).where(column == key)
+        statement = self.get_query(**values).where(column == key)
         obj = db.session.scalars(statement).unique().one_or_none()
         if obj is None or not self.can_view(obj):
             abort(404)
         return obj
 
-    def authorize_edit(self, obj: Any) -> None:
-        """403 unless ``can_edit(obj)``."""
+    def get_editable_object(self, **values: Any) -> Any:
+        """:meth:`get_object`, and a 403 unless :meth:`can_edit` allows it."""
+        obj = self.get_object(**values)
         if not self.can_edit(obj):
             abort(403)
+        return obj
+
+    def object_context(self, obj: Any) -> dict[str, Any]:
+        """``obj`` as ``object`` and as ``context_name`` (or the model's table name)."""
+        return {"object": obj, self.context_name or self.model.__tablename__: obj}
+
+    def get_context(self, **context: Any) -> dict[str, Any]:
+        """The template's values: ``context`` (what the view computed) as it is.
+
+        Override to add values, e.g. ``return super().get_context(extra=..., **context)``.
+        """
+        return context
+
+    def render(self, **context: Any) -> str:
+        """Render ``template`` with :meth:`get_context` of ``context``."""
+        return render_template(self.template, **self.get_context(**context))
+
+
+class LoginRequiredMixin:
+    """Mixin (listed before the view class): the view requires a signed-in user.
+
+    Anonymous visitors are redirected to the sign-in page, which returns them here.
+    """
+
+    decorators: ClassVar[list[Any]] = [login_required]

@@ -1,19 +1,19 @@
 """Write views: :class:`CreateView`, :class:`UpdateView`, :class:`DeleteView`, :class:`RestoreView`.
 
-Each takes the model and its form class; ``populate(obj, form)`` copies the
-validated form into the row (explicitly: a form never writes attributes it
-was not meant to), and ``success(obj)`` returns where to go next.  Every
-change is a POST with a CSRF token; create and update forms are shown again
-with the user's input (status 422) on a validation error, and with a fresh
-token after an expired one.
+A subclass sets ``model``, ``form_class`` and ``message`` (flashed after a
+change), and defines ``populate(obj, form)``, which copies the validated
+form into the row (explicitly: a form never writes attributes it was not
+meant to), and ``success_url(obj)``, where to go next.  Every change is a
+POST with a CSRF token; create and update forms are shown again with the
+user's input (status 422) on a validation error, and with a fresh token
+after an expired one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
-from flask import flash, redirect, render_template
+from flask import flash, redirect
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
@@ -22,103 +22,107 @@ from app.forms import form_status
 from app.security.errors import CSRFRerenderForm
 from app.views.base import ModelView
 
-Populate = Callable[[Any, FlaskForm], None]
-Success = Callable[[Any], str]
-
 
 class _ChangeView(ModelView):
-    """Common options of the write views."""
+    """What the write views share: the message and where to go after a change."""
 
-    def __init__(
-        self,
-        model: type,
-        template: str = "",
-        *,
-        success: Success,
-        message: str = "",
-        **options: Any,
-    ) -> None:
-        super().__init__(model, template, **options)
-        self.success = success
-        self.message = message
+    #: Flashed (category ``success``) after a change; empty: nothing flashed.
+    message: ClassVar[str] = ""
+
+    def success_url(self, obj: Any) -> str:  # pragma: no cover - abstract
+        """Where to redirect once ``obj`` is changed and committed."""
+        raise NotImplementedError(f"{type(self).__name__} must define success_url(obj)")
 
     def _done(self, obj: Any) -> Response:
         db.session.commit()
         if self.message:
             flash(self.message, "success")
-        return redirect(self.success(obj))
+        return redirect(self.success_url(obj))
 
 
 class _FormView(_ChangeView):
-    methods = ["GET", "POST"]
-
-    def __init__(
-        self, model: type, template: str, *, form_class: type[FlaskForm], populate: Populate,
-        **options: Any,
-    ) -> None:  # fmt: skip
-        super().__init__(model, template, **options)
-        self.form_class = form_class
-        self.populate = populate
+    #: The form; a :class:`CSRFRerenderForm` lets an expired token re-show it.
+    form_class: ClassVar[type[FlaskForm]]
 
     @classmethod
-    def as_view(cls, name: str, *args: Any, **kwargs: Any) -> Any:
+    def as_view(cls, name: str, *class_args: Any, **class_kwargs: Any) -> Any:
         """Flask's ``as_view``, marking the view safe to re-show after a CSRF failure.
 
         Only form views whose ``form_class`` is a :class:`CSRFRerenderForm`
         (it never validates during the re-run) are marked; delete and restore
         views have no form and must never be re-run.
         """
-        view = super().as_view(name, *args, **kwargs)
-        form_class = kwargs.get("form_class")
+        view = super().as_view(name, *class_args, **class_kwargs)
+        form_class = getattr(cls, "form_class", None)
         view.csrf_rerender = isinstance(form_class, type) and issubclass(
             form_class, CSRFRerenderForm
         )
         return view
 
-    def _render(self, form: FlaskForm, **context: Any) -> tuple[str, int]:
-        return render_template(self.template, form=form, **context), form_status(form)
+    def get_form(self, obj: Any = None) -> FlaskForm:
+        """A ``form_class`` with the request's data, or filled from ``obj`` on a GET."""
+        return self.form_class(obj=obj)
+
+    def populate(self, obj: Any, form: FlaskForm) -> None:  # pragma: no cover - abstract
+        """Copy the validated ``form`` into ``obj`` (nothing is committed yet)."""
+        raise NotImplementedError(f"{type(self).__name__} must define populate(obj, form)")
+
+    def render_form(self, form: FlaskForm, **context: Any) -> tuple[str, int]:
+        """The page with ``form`` and ``context``, with its status (200, 422, or 400)."""
+        return self.render(form=form, **context), form_status(form)
 
 
 class CreateView(_FormView):
-    """Show an empty form; on a valid POST create a row with ``populate`` and redirect."""
+    """Show an empty form; on a valid POST create a row with ``populate`` and redirect.
 
-    def dispatch_request(self, **values: Any) -> Response | tuple[str, int]:
-        """GET: the form.  POST: validate, create, redirect to ``success(obj)``."""
-        form = self.form_class()
-        if form.validate_on_submit():
-            obj = self.model()
-            self.populate(obj, form)
-            db.session.add(obj)
-            return self._done(obj)
-        return self._render(form, **values)
+    ``template`` gets ``form`` and the URL's values.
+    """
+
+    def get(self, **values: Any) -> tuple[str, int]:
+        """The empty form."""
+        return self.render_form(self.get_form(), **values)
+
+    def post(self, **values: Any) -> Response | tuple[str, int]:
+        """Validate; create, commit and redirect to ``success_url(obj)``, or show the errors."""
+        form = self.get_form()
+        if not form.validate_on_submit():
+            return self.render_form(form, **values)
+        obj = self.model()
+        self.populate(obj, form)
+        db.session.add(obj)
+        return self._done(obj)
 
 
 class UpdateView(_FormView):
-    """Edit a row the user may change (``can_edit``, else 403)."""
+    """Edit a row the user may see (``can_view``, else 404) and change (``can_edit``, else 403).
 
-    def dispatch_request(self, **values: Any) -> Response | tuple[str, int]:
-        """GET: the form filled from the row.  POST: validate, update, redirect."""
-        obj = self.get_object(**values)
-        self.authorize_edit(obj)
-        form = self.form_class(obj=obj)
-        if form.validate_on_submit():
-            self.populate(obj, form)
-            return self._done(obj)
-        return self._render(form, object=obj, **{self.context_name: obj})
+    ``template`` gets ``form`` and the row as ``context_name`` and ``object``.
+    """
+
+    def get(self, **values: Any) -> tuple[str, int]:
+        """The form filled from the row."""
+        obj = self.get_editable_object(**values)
+        return self.render_form(self.get_form(obj), **self.object_context(obj))
+
+    def post(self, **values: Any) -> Response | tuple[str, int]:
+        """Validate; update, commit and redirect to ``success_url(obj)``, or show the errors."""
+        obj = self.get_editable_object(**values)
+        form = self.get_form(obj)
+        if not form.validate_on_submit():
+            return self.render_form(form, **self.object_context(obj))
+        self.populate(obj, form)
+        return self._done(obj)
 
 
 class _RowActionView(_ChangeView):
     """POST only: apply :meth:`act` to a row the user may change, then redirect."""
 
-    methods = ["POST"]
-
     def act(self, obj: Any) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def dispatch_request(self, **values: Any) -> Response:
-        """Load (404), authorize (403), act, commit and redirect to ``success(obj)``."""
-        obj = self.get_object(**values)
-        self.authorize_edit(obj)
+    def post(self, **values: Any) -> Response:
+        """Load (404), authorize (403), act, commit and redirect to ``success_url(obj)``."""
+        obj = self.get_editable_object(**values)
         self.act(obj)
         return self._done(obj)
 
@@ -132,7 +136,7 @@ class DeleteView(_RowActionView):
 
 
 class RestoreView(_RowActionView):
-    """POST only: restore a soft-deleted row (its ``query`` must include deleted rows)."""
+    """POST only: restore a soft-deleted row (its ``get_query`` must include deleted rows)."""
 
     def act(self, obj: Any) -> None:
         """Bring ``obj`` back from the trash."""

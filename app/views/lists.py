@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
-from flask import render_template
+from sqlalchemy import Select
 
 from app.extensions import db
 from app.views.base import ModelView
@@ -16,61 +15,49 @@ MAX_PER_PAGE = 100
 
 
 class ListView(ModelView):
-    """A paginated list: ``template`` gets ``pagination`` (a :class:`Pagination`) and ``items``.
+    """A paginated list: ``template`` gets ``pagination`` (a :class:`Pagination`),
+    ``items`` (its rows) and the URL's values.
 
-    :param per_page: rows per page (capped at ``MAX_PER_PAGE``).
-    :param count_limit: rows counted at most for page numbers.
-    Other options: see :class:`~app.views.base.ModelView`.
+    Set ``per_page`` (capped to 1..``MAX_PER_PAGE``) and ``count_limit`` (rows
+    counted at most for page numbers); override :meth:`get_query` for the rows
+    and their order.  Other attributes: see :class:`~app.views.base.ModelView`.
     """
 
-    def __init__(
-        self,
-        model: type,
-        template: str,
-        *,
-        per_page: int = DEFAULT_PER_PAGE,
-        count_limit: int = 1000,
-        **options: Any,
-    ) -> None:
-        super().__init__(model, template, **options)
-        self.per_page = max(1, min(per_page, MAX_PER_PAGE))
-        self.count_limit = count_limit
+    #: Rows per page, capped to 1..``MAX_PER_PAGE``.
+    per_page: ClassVar[int] = DEFAULT_PER_PAGE
+    #: Rows counted at most (pages stop there; see :mod:`app.views.pagination`).
+    count_limit: ClassVar[int] = 1000
+    #: The class that runs the page's statements.
+    pagination_class: ClassVar[type[Pagination]] = Pagination
 
-    def dispatch_request(self, **values: Any) -> str:
-        """Render one page of ``query(**values)``; 404 for a bad or empty page number."""
-        pagination = Pagination.query(
+    def paginate(self, statement: Select[Any]) -> Pagination:
+        """The ``?page=`` page of ``statement``: two statements, the rows and the capped count.
+
+        :raises werkzeug.exceptions.NotFound: for a bad or empty page number.
+        """
+        return self.pagination_class.query(
             db.session,
-            self.base_query(**values),
+            statement,
             page=page_argument(),
-            per_page=self.per_page,
+            per_page=max(1, min(self.per_page, MAX_PER_PAGE)),
             count_limit=self.count_limit,
         )
-        return render_template(
-            self.template, pagination=pagination, items=pagination.items, **values
-        )
+
+    def get(self, **values: Any) -> str:
+        """Render one page of :meth:`get_query` of the URL's ``values``."""
+        pagination = self.paginate(self.get_query(**values))
+        return self.render(pagination=pagination, items=pagination.items, **values)
 
 
 class DetailView(ModelView):
-    """One row: ``template`` gets it as ``context_name`` (and as ``object``).
+    """One row: ``template`` gets it as ``context_name`` and as ``object``.
 
-    :param extra_context: ``callable(obj) -> dict`` of more template values
-        (for example a bounded list of related rows).
-    Other options: see :class:`~app.views.base.ModelView`.
+    Override :meth:`~app.views.base.ModelView.get_query` and
+    :meth:`~app.views.base.ModelView.can_view` to choose what may be shown,
+    :meth:`~app.views.base.ModelView.get_context` to add values (for example a
+    bounded list of related rows).
     """
 
-    def __init__(
-        self,
-        model: type,
-        template: str,
-        *,
-        extra_context: Callable[[Any], dict[str, Any]] | None = None,
-        **options: Any,
-    ) -> None:
-        super().__init__(model, template, **options)
-        self.extra_context = extra_context
-
-    def dispatch_request(self, **values: Any) -> str:
+    def get(self, **values: Any) -> str:
         """Render the row named by the URL, or 404."""
-        obj = self.get_object(**values)
-        context = self.extra_context(obj) if self.extra_context else {}
-        return render_template(self.template, object=obj, **{self.context_name: obj}, **context)
+        return self.render(**self.object_context(self.get_object(**values)))
