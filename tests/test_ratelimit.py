@@ -293,3 +293,30 @@ def test_memory_storage_outside_development_is_warned_about(caplog):
 
     make_app(TESTING=False, RATELIMIT_ENABLED=True)
     assert any("each gunicorn worker counts on its own" in r.getMessage() for r in caplog.records)
+
+
+def test_two_limits_cost_two_redis_round_trips_per_request(redis_url, monkeypatch, clock):
+    """One round trip per limit, rate-limit headers included (no GET/TTL after the hit)."""
+    from tests.conftest import make_app
+
+    settings = {**redis_settings(redis_url), "RATELIMIT_DEFAULT": "100 per second; 1000 per minute"}
+    client = make_app(**settings).test_client()
+    assert client.get("/about").status_code == 200  # scripts loaded, connection made
+    commands: list[str] = []
+    original = redis.Redis.execute_command
+
+    def counting(self, *args, **options):
+        commands.append(str(args[0]))
+        return original(self, *args, **options)
+
+    monkeypatch.setattr(redis.Redis, "execute_command", counting)
+    for _ in range(5):
+        response = client.get("/about")
+        assert response.headers["X-RateLimit-Limit"] == "100"
+    assert len(commands) == 10, commands
+    assert set(commands) == {"EVALSHA"}
+    remaining = [int(client.get("/about").headers["X-RateLimit-Remaining"]) for _ in range(2)]
+    assert remaining[0] - remaining[1] == 1, "the headers still count every request"
+    commands.clear()
+    client.get("/healthz")
+    assert commands == [], "health checks cost no Redis round trip"

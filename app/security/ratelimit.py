@@ -20,7 +20,7 @@ from typing import Any
 import flask_limiter
 from flask import Flask, Response, current_app, g, request
 
-from app.security.storage import FALLBACK_PREFIX
+from app.security.storage import FALLBACK_PREFIX, FallbackStorage
 
 logger = logging.getLogger("bastion.security")
 
@@ -140,6 +140,14 @@ def drop_stray_retry_after(response: Response) -> Response:
     return response
 
 
+def begin_request(limiter: Limiter) -> None:
+    """Tell a :class:`FallbackStorage` that a new request starts (see its docs)."""
+    if limiter.initialized and limiter.enabled:
+        storage = limiter.storage
+        if isinstance(storage, FallbackStorage):
+            storage.begin_request()
+
+
 def init_ratelimit(app: Flask, limiter: Limiter) -> None:
     """Bind ``limiter`` to ``app``; its settings come from ``RATELIMIT_*`` config keys.
 
@@ -158,6 +166,12 @@ def init_ratelimit(app: Flask, limiter: Limiter) -> None:
     # Registered before Flask-Limiter's own after_request, so it runs after it
     # (Flask calls after_request functions in reverse order of registration).
     app.after_request(drop_stray_retry_after)
+
+    # And this before_request before Flask-Limiter's, so it runs first.
+    @app.before_request
+    def _begin_request() -> None:
+        begin_request(limiter)
+
     limiter.init_app(app)
     app.extensions["bastion.limiter"] = limiter
     if uses_redis(storage):

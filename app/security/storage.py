@@ -13,7 +13,13 @@ a :class:`~limits.storage.RedisStorage` and a
   memory, one warning is logged, and Redis is tried again at most every
   :attr:`FallbackStorage.retry_interval` seconds (1 s by default), so limits
   return to Redis within about a second of it coming back;
-* Flask-Limiter never sees a storage error, so its own fallback stays idle.
+* Flask-Limiter never sees a storage error, so its own fallback stays idle;
+* one round trip per limit: the increment returns the counter's time to live
+  with its value, and the rate-limit headers Flask-Limiter computes next
+  (``get`` and ``get_expiry`` of the same key) are answered from that, so
+  the default two limits cost two Redis round trips per request instead of
+  four.  The answers are kept per thread and per request only
+  (:meth:`FallbackStorage.begin_request`).
 
 While Redis is down each worker counts on its own, so the effective limit is
 (workers x limit); that is the price of staying up.  ``/readyz`` reports the
@@ -28,6 +34,7 @@ is on.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -45,6 +52,19 @@ T = TypeVar("T")
 
 #: URI scheme prefix that selects :class:`FallbackStorage`.
 FALLBACK_PREFIX = "fallback+"
+
+#: ``limits``' fixed-window increment (INCRBY, EXPIRE on the first hit) that
+#: also returns the key's time to live in milliseconds.
+INCR_WITH_TTL = """
+local current = redis.call("incrby", KEYS[1], ARGV[2])
+if tonumber(current) == tonumber(ARGV[2]) then
+    redis.call("expire", KEYS[1], ARGV[1])
+end
+return {current, redis.call("pttl", KEYS[1])}
+"""
+#: Seconds an answer of :meth:`FallbackStorage.incr` may serve ``get`` and
+#: ``get_expiry`` (a safety net; :meth:`FallbackStorage.begin_request` clears them).
+RECALL_SECONDS = 1.0
 
 
 class FallbackStorage(Storage, MovingWindowSupport, SlidingWindowCounterSupport):
@@ -68,6 +88,24 @@ class FallbackStorage(Storage, MovingWindowSupport, SlidingWindowCounterSupport)
         self.fallback = MemoryStorage()
         self.down_since: float | None = None
         self.retry_at = 0.0
+        self.incr_with_ttl = self.primary.get_connection().register_script(INCR_WITH_TTL)
+        self.local = threading.local()
+
+    def begin_request(self) -> None:
+        """Forget the counters remembered for the previous request of this thread."""
+        self.local.seen = {}
+
+    def _remember(self, key: str, count: int, expires_at: float) -> None:
+        seen = getattr(self.local, "seen", None)
+        if seen is None:
+            seen = self.local.seen = {}
+        seen[key] = (count, expires_at, time.monotonic())
+
+    def _recall(self, key: str) -> tuple[int, float] | None:
+        entry = getattr(self.local, "seen", {}).get(key)
+        if entry is None or time.monotonic() - entry[2] > RECALL_SECONDS:
+            return None
+        return entry[0], entry[1]
 
     @property
     def base_exceptions(self) -> type[Exception] | tuple[type[Exception], ...]:
@@ -107,15 +145,34 @@ class FallbackStorage(Storage, MovingWindowSupport, SlidingWindowCounterSupport)
         return result
 
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
-        """Add ``amount`` to the counter ``key`` that expires after ``expiry`` seconds."""
-        return self._call(lambda storage: storage.incr(key, expiry, amount))
+        """Add ``amount`` to the counter ``key`` that expires after ``expiry`` seconds.
+
+        One round trip to Redis, which also returns the time to live; both are
+        remembered for this request's ``get`` and ``get_expiry`` of ``key``.
+        """
+
+        def increment(storage: Storage) -> int:
+            if storage is self.fallback:
+                return self.fallback.incr(key, expiry, amount)
+            count, ttl_ms = self.incr_with_ttl([self.primary.prefixed_key(key)], [expiry, amount])
+            count = int(count)
+            self._remember(key, count, time.time() + max(int(ttl_ms), 0) / 1000)
+            return count
+
+        return self._call(increment)
 
     def get(self, key: str) -> int:
-        """The counter ``key`` (0 when absent)."""
+        """The counter ``key`` (0 when absent); no round trip right after :meth:`incr`."""
+        recalled = self._recall(key)
+        if recalled is not None and not self.using_fallback:
+            return recalled[0]
         return self._call(lambda storage: storage.get(key))
 
     def get_expiry(self, key: str) -> float:
         """When the counter ``key`` expires, as a Unix timestamp in seconds."""
+        recalled = self._recall(key)
+        if recalled is not None and not self.using_fallback:
+            return recalled[1]
         return self._call(lambda storage: storage.get_expiry(key))
 
     def check(self) -> bool:
@@ -132,6 +189,7 @@ class FallbackStorage(Storage, MovingWindowSupport, SlidingWindowCounterSupport)
 
     def clear(self, key: str) -> None:
         """Remove the counter ``key``."""
+        getattr(self.local, "seen", {}).pop(key, None)
         self._call(lambda storage: storage.clear(key))
 
     def acquire_entry(self, key: str, limit: int, expiry: int, amount: int = 1) -> bool:
