@@ -61,8 +61,8 @@ lock: install-dev
 	$(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes --quiet -o requirements.lock
 	$(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 --generate-hashes --quiet -o requirements-dev.lock
 
-## bench: our home page against a bare Flask app under the same gunicorn,
-## then the story list at 100 and 100,000 stories on PostgreSQL
+## bench: /, /stories/ and /healthz in production config (PostgreSQL, Redis, br) against
+## bare Flask under the same gunicorn, then the story list at 100 and 100,000 stories
 bench: install-dev
 	$(BIN)/python bench/home_vs_bare.py
 	$(BIN)/python bench/story_list_scale.py

@@ -4,7 +4,7 @@ Every page builds the same dozen links (navbar, footer, assets).  A relative
 URL depends only on the endpoint, its arguments and ``request.script_root``
 (the path prefix), so :func:`cached_url_for` remembers it per
 ``(script_root, endpoint, arguments)`` and skips Werkzeug's URL building
-(about 6 µs a link, measured with ``bench/home_vs_bare.py``'s profile).
+(about 6 µs a link, measured with ``bench/profile_request.py``).
 
 Calls it can't cache safely fall through to :func:`flask.url_for`:
 ``_external``/``_scheme``/``_anchor``/``_method`` options, blueprint-relative

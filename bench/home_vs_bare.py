@@ -1,563 +1,511 @@
-"""Requests per second of Bastion's home page against a bare Flask app.
+"""Requests per second of Bastion in production config against a bare Flask app.
 
-Run it with ``make bench`` or ``.venv/bin/python bench/home_vs_bare.py``.
-It is a benchmark, not a test: it prints a table and exits 0 whatever the
-ratio; it exits 1 only when something went wrong (a server did not start,
-a request failed, the load generator errored).
+Run it with ``make bench`` or ``.venv/bin/python bench/home_vs_bare.py``
+(``--rounds 2 --duration 3`` for a quick look).  It is a benchmark, not a
+test: it prints tables and exits 0 whatever the ratios; it exits 1 only when
+something went wrong (a server did not start, an answer was not 2xx, wrk
+failed or counted socket errors).
 
-What it does, in one run:
+What it measures is what users deploy (``bench/production.py``):
+``BASTION_CONFIG=production`` on a throw-away PostgreSQL database (one
+account, 20 published stories), rate limits counted in Redis (the two
+default limits, raised so that they never trip), HTTPS forwarded by the
+proxy (``PROXY_FIX_X_PROTO=1`` and ``X-Forwarded-Proto: https``, as nginx
+sends), assets built, and every request asking for ``Accept-Encoding: br,
+gzip``.  Bastion (``wsgi:app``) and ``bench/bare_app.py`` run under gunicorn
+with ``deploy/gunicorn.conf.py`` and the same ``--workers``, each on a free
+port of 127.0.0.1.
 
-1. Prepares a production environment in a temporary directory
-   (``BASTION_CONFIG=production``, a random ``SECRET_KEY``, SQLite in the
-   temporary directory, rate limits raised to ``1000000 per second; 60000000 per minute`` (the
-   same two limits as the default, far above the load) but
-   still on, ``PROXY_FIX_X_PROTO=1`` so that the load generator can send
-   ``X-Forwarded-Proto: https`` as nginx would), then runs
-   ``flask assets build`` and ``flask db upgrade`` in it.
-2. Starts Bastion (``wsgi:app``) and ``bench/bare_app.py`` under gunicorn
-   with the same settings (``deploy/gunicorn.conf.py`` plus ``-w/-k/-b``
-   flags), each on a free port of 127.0.0.1, and waits for both to answer.
-3. Loads them one after the other with the same generator, ``wrk`` if it is
-   on ``PATH`` (``apt-get install wrk``), else a bounded Python generator:
-   bare, Bastion, Bastion with ``Accept-Encoding: gzip, br``, bare again
-   (the two bare runs are averaged to cancel drift).
-4. Prints requests per second and the ratio Bastion / bare (aim: >= 0.3).
+For each page (``/``, ``/stories/``, ``/healthz``) it then:
 
-Both gunicorn process groups are stopped in a ``finally`` block.
+1. warms both apps up with ``--warmup`` seconds of wrk per target;
+2. counts the Redis commands per request: ``MONITOR`` while one client sends
+   ``--redis-requests`` requests in a row, counting the commands of the
+   connections that touch this run's key prefix;
+3. runs ``wrk`` ``--duration`` seconds at a time in ``--rounds`` interleaved
+   rounds (each round: every page, bare then Bastion), with a Lua script
+   that counts the answers by status;
+4. reports the median requests/s of each, the median of the rounds' ratios
+   Bastion / bare, and the target of issue 8 next to it (information only).
 
-``--max-requests`` defaults to 0 (no worker recycling) so that the numbers
-measure per-request cost; ``deploy/gunicorn.conf.py`` recycles workers
-after about 10000 requests in production, which costs a ``create_app`` per
-worker restart: pass ``--max-requests 10000`` to include that.
+The load average is printed before and after; every process is stopped by
+its PID, the database dropped and the Redis keys deleted, also on failure.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import http.client
+import json
 import os
 import re
-import secrets
 import shutil
 import signal
-import socket
+import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCH_DIR = ROOT / "bench"
+sys.path.insert(0, str(ROOT))
+
+from bench.production import (  # noqa: E402 - after the path is set
+    ACCEPT_ENCODING,
+    PROXY_HEADERS,
+    BenchError,
+    Setup,
+    production_setup,
+)
+from tests.deployment.processes import (  # noqa: E402
+    HOST,
+    VENV_BIN,
+    Process,
+    StackError,
+    free_port,
+    tail,
+    wait_for,
+)
+
 GUNICORN_CONF = ROOT / "deploy" / "gunicorn.conf.py"
-HOST = "127.0.0.1"
-AIM = 0.3
-READY_TIMEOUT = 15.0
-COMMAND_TIMEOUT = 180
+HEADERS = {**PROXY_HEADERS, "Accept-Encoding": ACCEPT_ENCODING}
+#: Issue 8's targets, Bastion / bare (printed as information, never a verdict).
+TARGETS = {"/": 0.30, "/stories/": 0.15, "/healthz": 0.6}
+PAGES = tuple(TARGETS)
 
-HTTPS_HEADER = {"X-Forwarded-Proto": "https"}
-COMPRESS_HEADERS = {"X-Forwarded-Proto": "https", "Accept-Encoding": "gzip, br"}
+LUA = r"""
+-- Count the answers by status; print them with the summary as one JSON line.
+local threads = {}
+
+function setup(thread)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  counts = {}
+end
+
+function response(status, headers, body)
+  local key = tostring(status)
+  counts[key] = (counts[key] or 0) + 1
+end
+
+function done(summary, latency, requests)
+  local total = {}
+  for _, thread in ipairs(threads) do
+    for status, count in pairs(thread:get("counts")) do
+      total[status] = (total[status] or 0) + count
+    end
+  end
+  local parts = {}
+  for status, count in pairs(total) do
+    parts[#parts + 1] = string.format('"%s":%d', status, count)
+  end
+  local e = summary.errors
+  io.write(string.format(
+    'BENCH_JSON {"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,' ..
+    '"errors":{"connect":%d,"read":%d,"write":%d,"timeout":%d},"statuses":{%s}}\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    e.connect, e.read, e.write, e.timeout, table.concat(parts, ",")))
+end
+"""
 
 
-class BenchError(RuntimeError):
-    """Something went wrong: the run's numbers can't be trusted."""
+@dataclass
+class Run:
+    """The figures of one wrk run."""
+
+    requests: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    statuses: dict[str, int]
+    socket_errors: dict[str, int]
+
+    @property
+    def rps(self) -> float:
+        """Requests per second."""
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    def problems(self) -> str:
+        """'' when every answer was 2xx and no socket failed, else what went wrong."""
+        bad = {status: n for status, n in self.statuses.items() if not status.startswith("2")}
+        errors = {name: n for name, n in self.socket_errors.items() if n}
+        return ", ".join(
+            [f"{n} answers {status}" for status, n in sorted(bad.items())]
+            + [f"{n} socket {name} errors" for name, n in sorted(errors.items())]
+        )
 
 
 @dataclass
 class Server:
-    """A gunicorn process group started by this script."""
+    """One gunicorn master (and its workers) started by this script."""
 
     name: str
     port: int
-    process: subprocess.Popen[bytes]
-    log_path: Path
-
-    def log_tail(self, lines: int = 20) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
+    process: Process
 
 
-@dataclass
-class Result:
-    """One measured run of one target."""
-
-    requests_per_second: float
-    requests: int
-    bad_status: int = 0
-    errors: int = 0
-    notes: list[str] = field(default_factory=list)
-
-
-# --- environment and servers ----------------------------------------------
-
-
-def venv_command(name: str) -> list[str]:
-    """The console script ``name`` next to this interpreter, or ``python -m name``."""
-    script = Path(sys.executable).parent / name
-    if script.is_file() and os.access(script, os.X_OK):
-        return [str(script)]
-    return [sys.executable, "-m", name]
-
-
-def production_env(tmpdir: Path) -> dict[str, str]:
-    """The environment Bastion runs in for this benchmark."""
-    env = dict(os.environ)
-    for name in ("FLASK_DEBUG", "GUNICORN_CMD_ARGS", "WEB_CONCURRENCY", "GUNICORN_BIND"):
-        env.pop(name, None)
-    env.update(
-        {
-            "BASTION_CONFIG": "production",
-            "FLASK_APP": "app",
-            "SECRET_KEY": secrets.token_hex(32),
-            "TRUSTED_HOSTS": "127.0.0.1,localhost",
-            "DATABASE_URL": f"sqlite:///{tmpdir}/bench.db",
-            "RATELIMIT_DEFAULT": "1000000 per second; 60000000 per minute",
-            "PROXY_FIX_X_PROTO": "1",
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
-    return env
-
-
-def run_flask(args: list[str], env: dict[str, str]) -> None:
-    """Run ``flask ARGS`` in the repository; raise :class:`BenchError` if it fails."""
-    command = [*venv_command("flask"), *args]
-    try:
-        done = subprocess.run(
-            command,
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=COMMAND_TIMEOUT,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        raise BenchError(f"`flask {' '.join(args)}` took over {COMMAND_TIMEOUT} s") from None
-    if done.returncode != 0:
-        output = (done.stdout + done.stderr).strip()
-        raise BenchError(f"`flask {' '.join(args)}` failed ({done.returncode}):\n{output}")
-
-
-def prepare(env: dict[str, str]) -> None:
-    """Build the asset bundles and migrate the benchmark database.
-
-    ``ASSETS_BUILD_ON_START`` lets a production ``create_app`` start on a
-    checkout whose bundles were never built (it refuses to otherwise).
-    """
-    run_flask(["assets", "build"], {**env, "ASSETS_BUILD_ON_START": "1"})
-    run_flask(["db", "upgrade"], env)
-
-
-def free_port() -> int:
-    """A TCP port of 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-def gunicorn_flags() -> list[str]:
-    """Extra flags for this gunicorn version.
-
-    gunicorn 25+ opens a control socket at ``~/.gunicorn/gunicorn.ctl`` by
-    default; two masters (ours and the bare app) would fight over it, and
-    the first to stop would remove the other's.  Older versions have no
-    such socket and no ``--no-control-socket`` flag.
-    """
-    try:
-        help_text = subprocess.run(
-            [*venv_command("gunicorn"), "--help"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        ).stdout
-    except (OSError, subprocess.TimeoutExpired) as error:
-        raise BenchError(f"gunicorn --help failed: {error}") from None
-    if "usage:" not in help_text.lower():
-        raise BenchError("gunicorn is not installed in this virtualenv (pip install -e .)")
-    return ["--no-control-socket"] if "--no-control-socket" in help_text else []
-
-
+# --- servers ---------------------------------------------------------------------
 def start_gunicorn(
-    name: str, target: str, args: argparse.Namespace, env: dict[str, str], tmpdir: Path
+    name: str, target: str, chdir: Path, args: argparse.Namespace, env: dict[str, str], tmp: Path
 ) -> Server:
-    """Start ``gunicorn target`` in its own process group, logging to ``tmpdir``."""
+    """Start ``gunicorn -c deploy/gunicorn.conf.py target`` on a free port."""
     port = free_port()
     command = [
-        *venv_command("gunicorn"),
+        str(VENV_BIN / "gunicorn"),
         "--config",
         str(GUNICORN_CONF),
         "--workers",
         str(args.workers),
-        "--worker-class",
-        "sync",
         "--bind",
         f"{HOST}:{port}",
-        "--max-requests",
-        str(args.max_requests),
-        *args.gunicorn_flags,
+        *(["--max-requests", str(args.max_requests)] if args.max_requests is not None else []),
         "--chdir",
-        str(ROOT if target.startswith("wsgi:") else BENCH_DIR),
+        str(chdir),
         target,
     ]
-    log_path = tmpdir / f"{name}.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group, stopped as one
-        )
-    return Server(name=name, port=port, process=process, log_path=log_path)
+    process = Process(name, command, tmp / f"{name}.log", env=env)
+    process.start()
+    return Server(name, port, process)
 
 
-def stop(server: Server) -> None:
-    """Stop the server's process group: SIGTERM, then SIGKILL after 10 s."""
-    pgid = server.process.pid  # start_new_session: the group id is the leader's pid
-    if server.process.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pgid, signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            server.process.wait(timeout=10)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, signal.SIGKILL)  # any worker left behind
-    if server.process.poll() is None:
-        server.process.wait(timeout=5)
-
-
-def get(port: int, headers: dict[str, str], timeout: float = 5.0) -> http.client.HTTPResponse:
-    """``GET /`` on 127.0.0.1:``port``; the response's body is read (``.body``)."""
+def get(port: int, path: str, timeout: float = 5.0) -> tuple[int, dict[str, str], bytes]:
+    """``GET path`` with the benchmark's headers: status, headers (lower-case names), body."""
     connection = http.client.HTTPConnection(HOST, port, timeout=timeout)
     try:
-        connection.request("GET", "/", headers=headers)
+        connection.request("GET", path, headers=HEADERS)
         response = connection.getresponse()
-        response.body = response.read()  # type: ignore[attr-defined]
-        return response
+        body = response.read()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, body
     finally:
         connection.close()
 
 
-def wait_ready(server: Server, headers: dict[str, str]) -> None:
-    """Poll ``/`` until it answers, for at most ``READY_TIMEOUT`` seconds."""
-    deadline = time.monotonic() + READY_TIMEOUT
-    last_error = "no answer"
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise BenchError(
-                f"{server.name} gunicorn exited with {server.process.returncode}:\n"
-                + server.log_tail()
-            )
-        try:
-            get(server.port, headers, timeout=1.0)
-            return
-        except OSError as error:
-            last_error = str(error)
-            time.sleep(0.2)
-    raise BenchError(
-        f"{server.name} did not answer within {READY_TIMEOUT:.0f} s ({last_error}):\n"
-        + server.log_tail()
-    )
+def wait_ready(server: Server) -> None:
+    """Wait until ``/healthz`` answers 200; :raises BenchError: naming the log's tail."""
+
+    def ready() -> bool:
+        if not server.process.running:
+            raise BenchError(f"{server.name} exited:\n{tail(server.process.log_path)}")
+        return get(server.port, "/healthz", timeout=1)[0] == 200
+
+    try:
+        wait_for(ready, 30, f"{server.name} on port {server.port}", interval=0.2)
+    except StackError as error:
+        raise BenchError(f"{error}\n{tail(server.process.log_path)}") from None
 
 
-def check_responses(bare: Server, ours: Server) -> dict[str, str]:
-    """Check that each target answers what we mean to measure; return body sizes."""
-    sizes: dict[str, str] = {}
-    response = get(bare.port, HTTPS_HEADER)
-    if response.status != 200 or response.body != b"Hello, World!":  # type: ignore[attr-defined]
-        raise BenchError(f"bare app answered {response.status} {response.body[:80]!r}")  # type: ignore[attr-defined]
-    sizes["bare"] = f"{len(response.body)} B"  # type: ignore[attr-defined]
-
-    response = get(ours.port, HTTPS_HEADER)
-    body = response.body  # type: ignore[attr-defined]
-    if response.status != 200 or b"Welcome to" not in body:
-        location = response.getheader("Location") or ""
-        raise BenchError(
-            f"Bastion's home page answered {response.status} {location} {body[:120]!r}\n"
-            + ours.log_tail()
-        )
-    if not response.getheader("Content-Security-Policy"):
-        raise BenchError("Bastion's home page came without its security headers")
-    if response.getheader("Content-Encoding"):
-        raise BenchError("Bastion compressed a response the client did not ask to be compressed")
-    sizes["ours"] = f"{len(body)} B"
-
-    response = get(ours.port, COMPRESS_HEADERS)
-    encoding = response.getheader("Content-Encoding") or ""
-    if response.status != 200 or encoding not in {"br", "gzip"}:
-        raise BenchError(
-            f"Bastion's compressed home page answered {response.status} "
-            f"with Content-Encoding {encoding!r}"
-        )
-    sizes["ours_compressed"] = f"{len(response.body)} B {encoding}"  # type: ignore[attr-defined]
+def check_pages(bare: Server, ours: Server) -> dict[str, str]:
+    """Each page answers what we mean to measure; return Bastion's answer sizes by page."""
+    sizes = {}
+    for path in PAGES:
+        status, headers, body = get(bare.port, path)
+        if status != 200:
+            raise BenchError(f"bare app: {path} answered {status} {body[:80]!r}")
+        status, headers, body = get(ours.port, path)
+        if status != 200:
+            location = headers.get("location", "")
+            raise BenchError(f"Bastion: {path} answered {status} {location} {body[:120]!r}")
+        if path != "/healthz" and "content-security-policy" not in headers:
+            raise BenchError(f"Bastion: {path} came without its security headers")
+        encoding = headers.get("content-encoding", "identity")
+        if path != "/healthz" and encoding != "br":
+            raise BenchError(f"Bastion: {path} answered with Content-Encoding {encoding}")
+        sizes[path] = f"{len(body)} B {encoding}"
     return sizes
 
 
-# --- load generators ------------------------------------------------------
-
-WRK_RPS_RE = re.compile(r"^Requests/sec:\s+([\d.]+)", re.M)
-WRK_TOTAL_RE = re.compile(r"^\s*(\d+) requests in", re.M)
-WRK_BAD_RE = re.compile(r"Non-2xx or 3xx responses:\s+(\d+)")
-WRK_SOCKET_RE = re.compile(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)")
+# --- Redis commands per request -----------------------------------------------------
+MONITOR_RE = re.compile(r'^\d+\.\d+ \[(\d+) ([^\]]+)\] "([^"]+)"(.*)$')
 
 
-def run_wrk(
-    port: int, headers: dict[str, str], duration: float, args: argparse.Namespace
-) -> Result:
-    """Load ``/`` with wrk for ``duration`` seconds."""
+@dataclass
+class RedisCount:
+    """Redis commands seen during ``requests`` requests of one page."""
+
+    requests: int
+    commands: Counter[str]  # sent by the app's connections, by command name
+    in_scripts: int  # run inside Lua scripts those commands started
+    whole_db: int  # sent by any client to the rate-limit database (a cross-check)
+
+    def per_request(self) -> float:
+        return sum(self.commands.values()) / self.requests
+
+    def describe(self) -> str:
+        names = ", ".join(
+            f"{name} {n / self.requests:.2f}" for name, n in self.commands.most_common()
+        )
+        text = f"{self.per_request():.2f}" + (f" ({names})" if names else "")
+        if self.in_scripts:
+            text += f"; {self.in_scripts / self.requests:.2f} more run inside scripts"
+        if self.whole_db != sum(self.commands.values()):
+            text += f"; all clients of the database: {self.whole_db / self.requests:.2f}"
+        return text
+
+
+def parse_monitor(text: str, db: int, prefix: str, requests: int) -> RedisCount:
+    """Count the commands of the connections that touched ``prefix`` in ``db``."""
+    lines = []
+    for line in text.splitlines():
+        match = MONITOR_RE.match(line)
+        if match and int(match.group(1)) == db:
+            lines.append((match.group(2), match.group(3).upper(), match.group(4)))
+    ours = {source for source, _, rest in lines if source != "lua" and prefix in rest}
+    commands: Counter[str] = Counter()
+    in_scripts = 0
+    last_source = ""
+    for source, name, _ in lines:
+        if source == "lua":
+            in_scripts += last_source in ours
+            continue
+        last_source = source
+        if source in ours:
+            commands[name] += 1
+    whole_db = sum(1 for source, _, _ in lines if source != "lua")
+    return RedisCount(requests, commands, in_scripts, whole_db)
+
+
+def count_redis_commands(
+    server: Server, setup: Setup, requests: int, tmp: Path
+) -> dict[str, RedisCount]:
+    """For each page: ``MONITOR`` while one client sends ``requests`` requests in a row."""
+    url = urlsplit(setup.redis_url)
+    db = int(url.path.strip("/") or 0)
+    counts = {}
+    for path in PAGES:
+        log = tmp / f"monitor{len(counts)}.log"
+        monitor = Process(
+            "redis-monitor",
+            [shutil.which("redis-cli") or "redis-cli", "-h", url.hostname or HOST,
+             "-p", str(url.port or 6379), "monitor"],
+            log,
+        )  # fmt: skip
+        monitor.start()
+        try:
+            wait_for(lambda log=log: log.read_text().startswith("OK"), 10, "redis-cli monitor")
+            for _ in range(requests):
+                status = get(server.port, path)[0]
+                if status != 200:
+                    raise BenchError(f"Bastion: {path} answered {status} while counting")
+            time.sleep(0.3)  # let the last lines arrive
+        except StackError as error:
+            raise BenchError(str(error)) from None
+        finally:
+            monitor.stop(timeout=5)
+        counts[path] = parse_monitor(log.read_text(errors="replace"), db, setup.key_prefix,
+                                     requests)  # fmt: skip
+    return counts
+
+
+# --- load ------------------------------------------------------------------------------
+def run_wrk(port: int, path: str, seconds: float, args: argparse.Namespace, script: Path) -> Run:
+    """One wrk run against ``path``; :raises BenchError: when wrk fails."""
     command = [
         shutil.which("wrk") or "wrk",
         f"-t{args.threads}",
         f"-c{args.connections}",
-        f"-d{max(1, round(duration))}s",
+        f"-d{seconds:g}s",
         "--timeout",
-        "5s",
+        "10s",
+        "-s",
+        str(script),
     ]
-    for name, value in headers.items():
+    for name, value in HEADERS.items():
         command += ["-H", f"{name}: {value}"]
-    command.append(f"http://{HOST}:{port}/")
+    command.append(f"http://{HOST}:{port}{path}")
     try:
         done = subprocess.run(
-            command, capture_output=True, text=True, timeout=duration + 30, check=False
+            command, capture_output=True, text=True, timeout=seconds + 60, check=False
         )
     except subprocess.TimeoutExpired:
-        raise BenchError(f"wrk did not finish within {duration + 30:.0f} s") from None
-    output = done.stdout + done.stderr
-    rps = WRK_RPS_RE.search(output)
-    total = WRK_TOTAL_RE.search(output)
-    if done.returncode != 0 or rps is None or total is None:
-        raise BenchError(f"wrk failed ({done.returncode}):\n{output.strip()}")
-    result = Result(requests_per_second=float(rps.group(1)), requests=int(total.group(1)))
-    bad = WRK_BAD_RE.search(output)
-    if bad:
-        result.bad_status = int(bad.group(1))
-    sockets = WRK_SOCKET_RE.search(output)
-    if sockets:
-        connect, read, write, timeout = (int(n) for n in sockets.groups())
-        # The sync worker closes every connection after its response; wrk
-        # sees that as a clean close, so any count here is a real failure.
-        result.errors = connect + write + timeout + read
-        result.notes.append(sockets.group(0))
-    return result
-
-
-def run_python(
-    port: int, headers: dict[str, str], duration: float, args: argparse.Namespace
-) -> Result:
-    """Load ``/`` from ``--connections`` threads for ``duration`` seconds (no wrk)."""
-    deadline = time.monotonic() + duration
-    lock = threading.Lock()
-    totals = {"ok": 0, "bad": 0, "errors": 0}
-
-    def worker() -> None:
-        ok = bad = errors = 0
-        connection = http.client.HTTPConnection(HOST, port, timeout=5)
-        while time.monotonic() < deadline:
-            try:
-                connection.request("GET", "/", headers=headers)
-                response = connection.getresponse()
-                response.read()
-                if 200 <= response.status < 400:
-                    ok += 1
-                else:
-                    bad += 1
-                if response.will_close:
-                    connection.close()
-            except (OSError, http.client.HTTPException):
-                errors += 1
-                connection.close()
-                connection = http.client.HTTPConnection(HOST, port, timeout=5)
-        connection.close()
-        with lock:
-            totals["ok"] += ok
-            totals["bad"] += bad
-            totals["errors"] += errors
-
-    threads = [threading.Thread(target=worker, daemon=True) for _ in range(args.connections)]
-    started = time.monotonic()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=duration + 30)
-    if any(thread.is_alive() for thread in threads):
-        raise BenchError("the Python load generator did not stop in time")
-    elapsed = time.monotonic() - started
-    done = totals["ok"] + totals["bad"]
-    return Result(
-        requests_per_second=done / elapsed,
-        requests=done,
-        bad_status=totals["bad"],
-        errors=totals["errors"],
+        raise BenchError(f"wrk did not finish within {seconds + 60:g} s") from None
+    line = next((row for row in done.stdout.splitlines() if row.startswith("BENCH_JSON ")), None)
+    if done.returncode != 0 or line is None:
+        raise BenchError(f"wrk failed ({done.returncode}):\n{done.stdout}{done.stderr}")
+    data = json.loads(line.removeprefix("BENCH_JSON "))
+    return Run(
+        requests=data["requests"],
+        seconds=data["duration_us"] / 1e6,
+        p50_ms=data["p50_us"] / 1000,
+        p99_ms=data["p99_us"] / 1000,
+        statuses=data["statuses"],
+        socket_errors=data["errors"],
     )
 
 
-# --- the run -----------------------------------------------------------------
+def load_average() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} {five:.2f} {fifteen:.2f} (1, 5, 15 min; {os.cpu_count()} cores)"
+
+
+def print_results(
+    results: dict[str, dict[str, list[Run]]], sizes: dict[str, str], redis: dict[str, RedisCount]
+) -> None:
+    """The table: per page, medians of each target, median ratio, the target."""
+    print()
+    header = (
+        f"{'page':<10} {'bare req/s':>10} {'Bastion req/s':>13} {'ratio':>6} {'target':>7}  "
+        f"{'Bastion p50/p99 ms':>18}  {'Bastion answer':<14}  rounds' ratios"
+    )
+    print(header)
+    print("-" * len(header))
+    for path in PAGES:
+        bare, ours = results[path]["bare"], results[path]["bastion"]
+        ratios = [o.rps / b.rps for b, o in zip(bare, ours, strict=True) if b.rps]
+        p50 = statistics.median(run.p50_ms for run in ours)
+        p99 = statistics.median(run.p99_ms for run in ours)
+        print(
+            f"{path:<10} {statistics.median(r.rps for r in bare):>10.0f} "
+            f"{statistics.median(r.rps for r in ours):>13.0f} "
+            f"{statistics.median(ratios):>5.2f}x {'>= ' + f'{TARGETS[path]:.2f}x':>7}  "
+            f"{f'{p50:.1f} / {p99:.1f}':>18}  {sizes[path]:<14}  "
+            + " ".join(f"{ratio:.2f}" for ratio in ratios)
+        )
+    print("(ratio: median over the rounds of Bastion / bare, each round's pair run back to back;")
+    print(" targets from issue 8, shown for information)")
+    print()
+    print("Redis commands per request (MONITOR, one client, requests in a row; target: at most")
+    print("one round trip per request for rate limiting):")
+    for path in PAGES:
+        print(f"  {path:<10} {redis[path].describe()}")
+    if not redis["/"].commands:
+        print("  note: no Redis command for / at all: were the limits counted in Redis?")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options (see ``--help``)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=float, default=10, help="seconds per run (10)")
-    parser.add_argument("--connections", type=int, default=8, help="open connections (8)")
-    parser.add_argument("--threads", type=int, default=2, help="wrk threads (2)")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds per page (5)")
+    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run (10)")
     parser.add_argument(
-        "--warmup", type=float, default=2, help="unrecorded seconds per target first (2)"
+        "--warmup", type=int, default=3, help="unrecorded seconds per target and page (3, >= 1)"
     )
+    parser.add_argument("--connections", type=int, default=8, help="wrk connections (8)")
+    parser.add_argument("--threads", type=int, default=1, help="wrk threads (1)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers per app (2)")
     parser.add_argument(
         "--max-requests",
         type=int,
-        default=0,
-        help="gunicorn --max-requests (0: never recycle workers during the run)",
+        default=None,
+        help="gunicorn --max-requests (default: deploy/gunicorn.conf.py's 10000 + jitter)",
+    )
+    parser.add_argument("--stories", type=int, default=20, help="published stories (20)")
+    parser.add_argument(
+        "--redis-db", type=int, default=13, help="Redis database number for the counters (13)"
     )
     parser.add_argument(
-        "--loadgen",
-        choices=["auto", "wrk", "python"],
-        default="auto",
-        help="load generator: wrk if installed (auto), or the built-in Python one",
+        "--redis-requests", type=int, default=20, help="requests per page under MONITOR (20)"
     )
     args = parser.parse_args(argv)
-    if args.duration <= 0 or args.duration > 600:
-        parser.error("--duration must be between 0 and 600 seconds")
-    if args.warmup < 0 or args.warmup > 60:
-        parser.error("--warmup must be between 0 and 60 seconds")
-    if not 1 <= args.connections <= 1000:
-        parser.error("--connections must be between 1 and 1000")
+    if not 1 <= args.rounds <= 50:
+        parser.error("--rounds must be between 1 and 50")
+    if not 1 <= args.duration <= 600:
+        parser.error("--duration must be between 1 and 600 seconds")
+    if not 1 <= args.warmup <= 60:
+        parser.error("--warmup must be between 1 and 60 seconds")
+    if not 1 <= args.connections <= 256:
+        parser.error("--connections must be between 1 and 256")
     if not 1 <= args.threads <= args.connections:
         parser.error("--threads must be between 1 and --connections")
-    if args.workers < 1:
-        parser.error("--workers must be at least 1")
+    if not 1 <= args.workers <= 64:
+        parser.error("--workers must be between 1 and 64")
+    if not 1 <= args.redis_requests <= 1000:
+        parser.error("--redis-requests must be between 1 and 1000")
     return args
 
 
-def print_table(
-    bare_runs: list[Result],
-    ours: Result,
-    ours_compressed: Result,
-    sizes: dict[str, str],
-) -> None:
-    bare_rps = sum(run.requests_per_second for run in bare_runs) / len(bare_runs)
-    bare_each = " / ".join(f"{run.requests_per_second:.0f}" for run in bare_runs)
-    rows = [
-        (f"bare Flask ({sizes['bare']}; runs {bare_each})", bare_rps, "1.00"),
-        (
-            f"Bastion home ({sizes['ours']})",
-            ours.requests_per_second,
-            f"{ours.requests_per_second / bare_rps:.2f}",
-        ),
-        (
-            f"Bastion home, Accept-Encoding: gzip, br ({sizes['ours_compressed']})",
-            ours_compressed.requests_per_second,
-            f"{ours_compressed.requests_per_second / bare_rps:.2f}",
-        ),
-    ]
-    width = max(len(row[0]) for row in rows)
-    print(f"{'target':<{width}}  {'requests/s':>10}  {'ours/bare':>9}")
-    print(f"{'-' * width}  {'-' * 10}  {'-' * 9}")
-    for label, rps, ratio in rows:
-        print(f"{label:<{width}}  {rps:>10.1f}  {ratio:>9}")
-    ratio = ours.requests_per_second / bare_rps
-    verdict = "met" if ratio >= AIM else "NOT met"
-    print(f"\naim: Bastion home >= {AIM:.2f} x bare; {ratio:.2f} x: {verdict}")
-    low = min(run.requests_per_second for run in bare_runs)
-    high = max(run.requests_per_second for run in bare_runs)
-    if low and (high - low) / low > 0.10:
-        print(f"note: the two bare runs differ by {100 * (high - low) / low:.0f}% (noisy machine)")
+def bench(args: argparse.Namespace, tmp: Path, servers: list[Server]) -> list[str]:
+    """The whole run; returns the failures (empty when every answer was 2xx)."""
+    script = tmp / "count.lua"
+    script.write_text(LUA)
+    with production_setup(redis_db=args.redis_db, stories=args.stories) as setup:
+        env = {**setup.env, "PYTHONDONTWRITEBYTECODE": "1"}
+        servers.append(start_gunicorn("bare", "bare_app:app", ROOT / "bench", args, env, tmp))
+        servers.append(start_gunicorn("bastion", "wsgi:app", ROOT, args, env, tmp))
+        bare, ours = servers
+        for server in servers:
+            wait_ready(server)
+        sizes = check_pages(bare, ours)
+
+        max_requests = args.max_requests if args.max_requests is not None else "10000 (+ jitter)"
+        print("settings:")
+        for line in setup.describe():
+            print(f"  {line}")
+        print(
+            f"  gunicorn -c deploy/gunicorn.conf.py --workers {args.workers} (sync), "
+            f"max_requests {max_requests}, both apps\n"
+            f"  wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s, "
+            f"{args.rounds} rounds per page (bare, Bastion, bare, ...), {args.warmup:g} s "
+            f"warm-up per target and page\n"
+            "  request headers: " + ", ".join(f"{name}: {value}" for name, value in HEADERS.items())
+        )
+
+        targets = {"bare": bare, "bastion": ours}
+        # Warm-up under load first: every worker has its connections when Redis is watched.
+        for path in PAGES:
+            for server in targets.values():
+                run_wrk(server.port, path, args.warmup, args, script)
+        print(f"counting Redis commands ({args.redis_requests} requests per page) ...", flush=True)
+        redis = count_redis_commands(ours, setup, args.redis_requests, tmp)
+        results: dict[str, dict[str, list[Run]]] = {
+            path: {name: [] for name in targets} for path in PAGES
+        }
+        failures = []
+        for number in range(1, args.rounds + 1):
+            figures = []
+            for path in PAGES:
+                for name, server in targets.items():
+                    run = run_wrk(server.port, path, args.duration, args, script)
+                    results[path][name].append(run)
+                    figures.append(f"{path} {name} {run.rps:.0f}")
+                    if run.problems():
+                        failures.append(f"round {number}, {name} {path}: {run.problems()}")
+            print(f"round {number}/{args.rounds}: " + ", ".join(figures), flush=True)
+        for server in servers:
+            if not server.process.running:
+                failures.append(f"{server.name} gunicorn exited during the run")
+        print_results(results, sizes, redis)
+    return failures
 
 
-def bench(args: argparse.Namespace, tmpdir: Path, servers: list[Server]) -> int:
-    use_wrk = args.loadgen == "wrk" or (args.loadgen == "auto" and shutil.which("wrk"))
-    if args.loadgen == "wrk" and not shutil.which("wrk"):
-        raise BenchError("wrk is not on PATH (apt-get install wrk), or use --loadgen python")
-    load = run_wrk if use_wrk else run_python
-
-    args.gunicorn_flags = gunicorn_flags()
-    env = production_env(tmpdir)
-    print("preparing: flask assets build, flask db upgrade (production config) ...", flush=True)
-    prepare(env)
-
-    bare = start_gunicorn("bare", "bare_app:app", args, env, tmpdir)
-    servers.append(bare)
-    ours = start_gunicorn("bastion", "wsgi:app", args, env, tmpdir)
-    servers.append(ours)
-    wait_ready(bare, HTTPS_HEADER)
-    wait_ready(ours, HTTPS_HEADER)
-    sizes = check_responses(bare, ours)
-
-    generator = (
-        f"wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s"
-        if use_wrk
-        else f"Python http.client, {args.connections} threads, {args.duration:g} s"
-    )
-    print(
-        f"gunicorn -c deploy/gunicorn.conf.py -w {args.workers} -k sync "
-        f"--max-requests {args.max_requests}; {os.cpu_count()} cores; load: {generator}; "
-        "header X-Forwarded-Proto: https",
-        flush=True,
-    )
-
-    targets = {
-        "bare": (bare.port, HTTPS_HEADER),
-        "ours": (ours.port, HTTPS_HEADER),
-        "ours_compressed": (ours.port, COMPRESS_HEADERS),
-    }
-    if args.warmup:
-        for port, headers in targets.values():
-            load(port, headers, args.warmup, args)
-
-    results: dict[str, list[Result]] = {name: [] for name in targets}
-    for name in ("bare", "ours", "ours_compressed", "bare"):
-        port, headers = targets[name]
-        print(f"  measuring {name} ...", flush=True)
-        results[name].append(load(port, headers, args.duration, args))
-
-    print()
-    print_table(results["bare"], results["ours"][0], results["ours_compressed"][0], sizes)
-
-    failures = [
-        f"{name}: {run.bad_status} non-2xx/3xx responses, {run.errors} socket errors"
-        for name, runs in results.items()
-        for run in runs
-        if run.bad_status or run.errors
-    ]
-    for server in servers:
-        if server.process.poll() is not None:
-            failures.append(f"{server.name} gunicorn exited during the run")
-    if failures:
-        raise BenchError("some requests failed, the numbers are not valid:\n" + "\n".join(failures))
-    return 0
+def interrupted(signum: int, frame: object) -> None:
+    """SIGTERM handler: stop like Ctrl-C, through every ``finally`` block."""
+    raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; 0 when it ran cleanly, 1 when something failed."""
     args = parse_args(argv)
-    tmpdir = Path(tempfile.mkdtemp(prefix="bastion-bench-"))
-    servers: list[Server] = []
-    failed = True
-    try:
-        status = bench(args, tmpdir, servers)
-        failed = False
-        return status
-    except BenchError as error:
-        print(f"bench error: {error}", file=sys.stderr)
+    if shutil.which("wrk") is None:
+        print("bench error: wrk is not installed (apt-get install wrk)", file=sys.stderr)
         return 1
+    signal.signal(signal.SIGTERM, interrupted)  # clean up on SIGTERM as on Ctrl-C
+    print(f"bench/home_vs_bare.py: load average before: {load_average()}", flush=True)
+    tmp = Path(tempfile.mkdtemp(prefix="bastion-bench-"))
+    servers: list[Server] = []
+    failures: list[str] = []
+    try:
+        failures = bench(args, tmp, servers)
+    except (BenchError, StackError, OSError, subprocess.SubprocessError) as error:
+        failures = [str(error)]
     except KeyboardInterrupt:
-        print("bench interrupted", file=sys.stderr)
-        return 130
+        failures = ["interrupted"]
     finally:
         for server in servers:
-            stop(server)
-        if failed:
-            print(f"logs kept in {tmpdir}", file=sys.stderr)
+            server.process.stop(timeout=20)
+        print(f"load average after: {load_average()}")
+        if failures:
+            print(f"logs kept in {tmp}", file=sys.stderr)
         else:
-            shutil.rmtree(tmpdir, ignore_errors=True)
+            shutil.rmtree(tmp, ignore_errors=True)
+    for failure in failures:
+        print(f"bench error: {failure}", file=sys.stderr)
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":
