@@ -19,6 +19,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from app.security.defaults import SecurityDefaults
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_PATH = PROJECT_ROOT / "instance"
 
@@ -132,8 +134,14 @@ def _dev_secret_key() -> str:
     return path.read_text().strip()
 
 
-class Config:
-    """Defaults shared by every environment (safe for production)."""
+class Config(SecurityDefaults):
+    """Defaults shared by every environment (safe for production).
+
+    The security layer's own settings (headers, proxy, rate limits, user
+    agents, request log, password hashing) come from
+    :class:`app.security.defaults.SecurityDefaults`, the defaults it also
+    gives any other Flask app that adopts it.
+    """
 
     ENV_NAME = "base"
     DEBUG = False
@@ -153,31 +161,6 @@ class Config:
     SESSION_COOKIE_NAME = "session"
     PERMANENT_SESSION_LIFETIME = 7 * 24 * 3600
 
-    # --- HTTPS and headers (Flask-Talisman) ------------------------------
-    FORCE_HTTPS = True
-    HSTS_MAX_AGE = 31536000
-    HSTS_INCLUDE_SUBDOMAINS = True
-    HSTS_PRELOAD = False
-    CSP_REPORT_URI: str | None = None
-    CONTENT_SECURITY_POLICY: dict[str, str] = {
-        "default-src": "'self'",
-        "script-src": "'self'",
-        "style-src": "'self'",
-        "img-src": "'self' data:",
-        "font-src": "'self'",
-        "connect-src": "'self'",
-        "object-src": "'none'",
-        "base-uri": "'none'",
-        "form-action": "'self'",
-        "frame-ancestors": "'self'",
-    }
-    PERMISSIONS_POLICY = (
-        "accelerometer=(), autoplay=(), browsing-topics=(), camera=(), "
-        "display-capture=(), geolocation=(), gyroscope=(), magnetometer=(), "
-        "microphone=(), midi=(), payment=(), usb=(), xr-spatial-tracking=()"
-    )
-    REFERRER_POLICY = "strict-origin-when-cross-origin"
-
     # --- accounts (Flask-Login, argon2-cffi) ----------------------------
     SESSION_PROTECTION = "strong"
     REMEMBER_COOKIE_NAME = "remember_token"
@@ -185,10 +168,6 @@ class Config:
     REMEMBER_COOKIE_SECURE = True
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
-    ARGON2_TIME_COST = 3
-    ARGON2_MEMORY_COST = 65536
-    ARGON2_PARALLELISM = 4
-    PASSWORD_MIN_LENGTH = 12
     SIGNIN_RATE_LIMIT = "5 per minute; 20 per hour"
     REGISTER_RATE_LIMIT = "5 per hour"
 
@@ -201,37 +180,6 @@ class Config:
     MAX_FORM_MEMORY_SIZE = 500 * 1024
     MAX_FORM_PARTS = 1000
     TRUSTED_HOSTS: list[str] | None = None
-    BLOCKED_USER_AGENTS: list[str] = [
-        "sqlmap",
-        "nikto",
-        "nmap",
-        "masscan",
-        "zgrab",
-        "acunetix",
-        "netsparker",
-        "wpscan",
-    ]
-
-    # --- reverse proxy (Werkzeug ProxyFix), trust nothing by default -----
-    PROXY_FIX_X_FOR = 0
-    PROXY_FIX_X_PROTO = 0
-    PROXY_FIX_X_HOST = 0
-    PROXY_FIX_X_PORT = 0
-    PROXY_FIX_X_PREFIX = 0
-    PATH_PREFIX = ""
-
-    # --- rate limits (Flask-Limiter) ------------------------------------
-    RATELIMIT_ENABLED = True
-    RATELIMIT_DEFAULT = "2 per second; 60 per minute"
-    RATELIMIT_STORAGE_URI = "memory://"
-    RATELIMIT_STORAGE_OPTIONS: dict[str, Any] = {
-        "socket_connect_timeout": 0.5,
-        "socket_timeout": 0.5,
-    }
-    RATELIMIT_STRATEGY = "fixed-window"
-    RATELIMIT_HEADERS_ENABLED = True
-    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
-    RATELIMIT_KEY_PREFIX = "bastion"
 
     # --- compression (Flask-Compress) -----------------------------------
     COMPRESS_ALGORITHM = ["zstd", "br", "gzip", "deflate"]
@@ -270,7 +218,6 @@ class Config:
 
     # --- logging -----------------------------------------------------------
     LOG_LEVEL = "INFO"
-    REQUEST_LOG = True
 
     # --- UI -------------------------------------------------------------
     SITE_NAME = "Bastion"

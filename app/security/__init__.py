@@ -1,10 +1,14 @@
 """The security layer: headers, proxy, hosts, user agents, request log, errors.
 
 This package imports Flask and libraries only, never the application's
-models or views, so it can be lifted into another Flask app:
+models or views, and every setting it reads has a default
+(:mod:`app.security.defaults`, applied with ``config.setdefault``), so an
+existing Flask app with only a ``SECRET_KEY`` adopts it in three lines
+(``tests/test_adoption.py``):
 
     from app.security import init_security
-    init_security(app, limiter=limiter, csrf=csrf, compress=compress)
+    from app.security.ratelimit import Limiter, client_key
+    init_security(app, limiter=Limiter(client_key), csrf=CSRFProtect(), compress=Compress())
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from flask_compress import Compress
 from flask_limiter import Limiter
 from flask_wtf.csrf import CSRFProtect
 
+from app.security.defaults import apply_defaults
 from app.security.errors import (
     CSRFRerenderForm,
     csrf_rerender,
@@ -78,6 +83,7 @@ def init_security(app: Flask, *, limiter: Limiter, csrf: CSRFProtect, compress: 
     :param csrf: an unbound :class:`flask_wtf.csrf.CSRFProtect`.
     :param compress: an unbound :class:`flask_compress.Compress`.
     """
+    apply_defaults(app.config)
     if app.config.get("TRUSTED_HOSTS") == ["*"]:
         app.config["TRUSTED_HOSTS"] = None
     app.session_interface = CachedSerializerSessionInterface()
