@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.assets import AssetsNotBuiltError, make_bundles
 from app.config import INSTANCE_PATH
 from app.extensions import db
+from app.outages import driver_error
 from app.security.audit import Finding, SecurityAudit
 
 
@@ -67,7 +68,7 @@ class DeploymentAudit(SecurityAudit):
             except SQLAlchemyError as error:
                 yield Finding(
                     "DATABASE_URL",
-                    f"can't be reached ({type(getattr(error, 'orig', None) or error).__name__})",
+                    f"can't be reached ({type(driver_error(error)).__name__})",
                     "check DATABASE_URL and that the database server runs",
                 )
                 return

@@ -23,6 +23,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from app.extensions import db
 from app.models.base import utcnow
 from app.models.soft_delete import INCLUDE_DELETED, SoftDeleteMixin
+from app.outages import driver_error
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -36,7 +37,7 @@ def database_problem(error: Exception) -> click.ClickException:
     The command line is for operators, so the driver's first line is shown
     (``no such table: user``, ``connection refused``); a web page never shows it.
     """
-    original = getattr(error, "orig", None) or error
+    original = driver_error(error)
     first_line = (str(original).strip().splitlines() or [type(original).__name__])[0]
     return click.ClickException(
         f"database error: {first_line} -- check DATABASE_URL, and run `flask db upgrade`"

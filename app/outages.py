@@ -56,6 +56,23 @@ def rollback_quietly() -> None:
         db.session.rollback()
 
 
+def driver_error(error: BaseException) -> BaseException:
+    """The database driver's exception behind a SQLAlchemy one (its ``orig``), else ``error``."""
+    return getattr(error, "orig", None) or error
+
+
+def note_outage(error: SQLAlchemyError, what: str) -> None:
+    """Mark this request as hit by a database outage.
+
+    Rolls the session back, sets ``g.database_unavailable`` (the user loader
+    then stops querying) and leaves ``"<what> (<driver error class>)"`` for
+    the request's log line.
+    """
+    rollback_quietly()
+    g.database_unavailable = True
+    request.environ[LOG_ERROR_ENVIRON_KEY] = f"{what} ({type(driver_error(error)).__name__})"
+
+
 def handle_database_outage(error: SQLAlchemyError) -> Response:
     """Answer a request whose database work failed to connect with a 503 page.
 
@@ -63,10 +80,7 @@ def handle_database_outage(error: SQLAlchemyError) -> Response:
     :returns: the 503 response (HTML or problem+json, as the client prefers).
     """
     global _last_traceback
-    rollback_quietly()
-    g.database_unavailable = True
-    reason = type(getattr(error, "orig", None) or error).__name__
-    request.environ[LOG_ERROR_ENVIRON_KEY] = f"database unavailable ({reason})"
+    note_outage(error, "database unavailable")
     now = time.monotonic()
     if now - _last_traceback >= TRACEBACK_INTERVAL:
         _last_traceback = now
@@ -104,7 +118,7 @@ def close_session_quietly(error: BaseException | None = None) -> None:
     try:
         db.session.remove()
     except SQLAlchemyError as failure:
-        reason = type(getattr(failure, "orig", None) or failure).__name__
+        reason = type(driver_error(failure)).__name__
         request.environ.setdefault(
             LOG_ERROR_ENVIRON_KEY, f"database connection lost while closing ({reason})"
         )

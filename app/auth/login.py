@@ -12,9 +12,8 @@ from werkzeug.wrappers import Response
 
 from app.extensions import db, login_manager
 from app.models.user import User
-from app.outages import OUTAGE_ERRORS, outage_response, rollback_quietly
+from app.outages import OUTAGE_ERRORS, note_outage, outage_response
 from app.security.errors import error_response, wants_json
-from app.security.request_log import LOG_ERROR_ENVIRON_KEY
 
 logger = logging.getLogger("bastion.auth")
 
@@ -40,10 +39,7 @@ def load_user(user_id: str) -> User | None:
     try:
         user = db.session.get(User, int(raw_id))
     except OUTAGE_ERRORS as error:
-        rollback_quietly()
-        g.database_unavailable = True
-        reason = type(getattr(error, "orig", None) or error).__name__
-        request.environ[LOG_ERROR_ENVIRON_KEY] = f"user not loaded: database unavailable ({reason})"
+        note_outage(error, "user not loaded: database unavailable")
         return None
     if user is None or not user.is_active or user.session_version != int(version):
         return None

@@ -118,14 +118,18 @@ class Limiter(flask_limiter.Limiter):
         super().init_app(app)
 
 
-def uses_redis(storage_uri: str) -> bool:
-    """True when ``storage_uri`` (``RATELIMIT_STORAGE_URI``) names a Redis server."""
-    return str(storage_uri).removeprefix(FALLBACK_PREFIX).startswith(("redis://", "rediss://"))
+#: Schemes of a plain Redis storage URI (TLS or not).
+REDIS_SCHEMES = ("redis://", "rediss://")
 
 
 def redis_url(storage_uri: str) -> str:
     """The plain ``redis://`` URL of a (possibly ``fallback+``) storage URI."""
     return str(storage_uri).removeprefix(FALLBACK_PREFIX)
+
+
+def uses_redis(storage_uri: str) -> bool:
+    """True when ``storage_uri`` (``RATELIMIT_STORAGE_URI``) names a Redis server."""
+    return redis_url(storage_uri).startswith(REDIS_SCHEMES)
 
 
 #: Statuses that may carry ``Retry-After`` here: "too many requests" and
@@ -159,9 +163,7 @@ def init_ratelimit(app: Flask, limiter: Limiter) -> None:
         ``RATELIMIT_DEFAULT`` string.
     """
     storage = str(app.config["RATELIMIT_STORAGE_URI"])
-    if app.config.get("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED") and storage.startswith(
-        ("redis://", "rediss://")
-    ):
+    if app.config.get("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED") and storage.startswith(REDIS_SCHEMES):
         storage = app.config["RATELIMIT_STORAGE_URI"] = FALLBACK_PREFIX + storage
     # Registered before Flask-Limiter's own after_request, so it runs after it
     # (Flask calls after_request functions in reverse order of registration).
