@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import json
 import os
 import re
 import shutil
@@ -54,13 +53,14 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.production import (  # noqa: E402 - after the path is set
+from bench.production import (  # noqa: E402
     ACCEPT_ENCODING,
     PROXY_HEADERS,
     BenchError,
     Setup,
     production_setup,
 )
+from bench.wrk import Run, parse_output, script  # noqa: E402 - after the path is set
 from tests.deployment.processes import (  # noqa: E402
     HOST,
     VENV_BIN,
@@ -77,68 +77,7 @@ HEADERS = {**PROXY_HEADERS, "Accept-Encoding": ACCEPT_ENCODING}
 TARGETS = {"/": 0.30, "/stories/": 0.15, "/healthz": 0.6}
 PAGES = tuple(TARGETS)
 
-LUA = r"""
--- Count the answers by status; print them with the summary as one JSON line.
-local threads = {}
-
-function setup(thread)
-  table.insert(threads, thread)
-end
-
-function init(args)
-  counts = {}
-end
-
-function response(status, headers, body)
-  local key = tostring(status)
-  counts[key] = (counts[key] or 0) + 1
-end
-
-function done(summary, latency, requests)
-  local total = {}
-  for _, thread in ipairs(threads) do
-    for status, count in pairs(thread:get("counts")) do
-      total[status] = (total[status] or 0) + count
-    end
-  end
-  local parts = {}
-  for status, count in pairs(total) do
-    parts[#parts + 1] = string.format('"%s":%d', status, count)
-  end
-  local e = summary.errors
-  io.write(string.format(
-    'BENCH_JSON {"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,' ..
-    '"errors":{"connect":%d,"read":%d,"write":%d,"timeout":%d},"statuses":{%s}}\n',
-    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
-    e.connect, e.read, e.write, e.timeout, table.concat(parts, ",")))
-end
-"""
-
-
-@dataclass
-class Run:
-    """The figures of one wrk run."""
-
-    requests: int
-    seconds: float
-    p50_ms: float
-    p99_ms: float
-    statuses: dict[str, int]
-    socket_errors: dict[str, int]
-
-    @property
-    def rps(self) -> float:
-        """Requests per second."""
-        return self.requests / self.seconds if self.seconds else 0.0
-
-    def problems(self) -> str:
-        """'' when every answer was 2xx and no socket failed, else what went wrong."""
-        bad = {status: n for status, n in self.statuses.items() if not status.startswith("2")}
-        errors = {name: n for name, n in self.socket_errors.items() if n}
-        return ", ".join(
-            [f"{n} answers {status}" for status, n in sorted(bad.items())]
-            + [f"{n} socket {name} errors" for name, n in sorted(errors.items())]
-        )
+LUA = script()
 
 
 @dataclass
@@ -324,18 +263,10 @@ def run_wrk(port: int, path: str, seconds: float, args: argparse.Namespace, scri
         )
     except subprocess.TimeoutExpired:
         raise BenchError(f"wrk did not finish within {seconds + 60:g} s") from None
-    line = next((row for row in done.stdout.splitlines() if row.startswith("BENCH_JSON ")), None)
-    if done.returncode != 0 or line is None:
+    run = parse_output(done.stdout)
+    if done.returncode != 0 or run is None:
         raise BenchError(f"wrk failed ({done.returncode}):\n{done.stdout}{done.stderr}")
-    data = json.loads(line.removeprefix("BENCH_JSON "))
-    return Run(
-        requests=data["requests"],
-        seconds=data["duration_us"] / 1e6,
-        p50_ms=data["p50_us"] / 1000,
-        p99_ms=data["p99_us"] / 1000,
-        statuses=data["statuses"],
-        socket_errors=data["errors"],
-    )
+    return run
 
 
 def load_average() -> str:

@@ -33,33 +33,27 @@ Every process is stopped (by PID) at the end, also on failure or Ctrl-C.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.deployment.client import SERVER_NAME  # noqa: E402 - after the path is set
+from bench.wrk import Run, parse_output, script  # noqa: E402 - after the path is set
+from tests.deployment.client import SERVER_NAME  # noqa: E402
 from tests.deployment.processes import StackError, resident_kib  # noqa: E402
 from tests.deployment.stack import PREFIX, Stack, start_stack  # noqa: E402
 
 BENCH_RATE_LIMIT = "1000000 per second; 60000000 per minute"
 PASSWORD = "quiet-lantern-harbour-9f3a"  # noqa: S105 - a throw-away account in a throw-away database
 
-LUA = r"""
--- Rotate over the paths given after "--", count the answers by status.
-local threads = {}
-
-function setup(thread)
-  table.insert(threads, thread)
-end
-
+LUA = script(
+    init=r"""
+-- Rotate over the paths given after "--" (the first argument is the Host).
 function init(args)
   host = args[1]
   paths = {}
@@ -77,59 +71,8 @@ function request()
     ["Accept-Encoding"] = "br, gzip",
   })
 end
-
-function response(status, headers, body)
-  local key = tostring(status)
-  counts[key] = (counts[key] or 0) + 1
-end
-
-function done(summary, latency, requests)
-  local total = {}
-  for _, thread in ipairs(threads) do
-    for status, count in pairs(thread:get("counts")) do
-      total[status] = (total[status] or 0) + count
-    end
-  end
-  local parts = {}
-  for status, count in pairs(total) do
-    parts[#parts + 1] = string.format('"%s":%d', status, count)
-  end
-  local e = summary.errors
-  io.write(string.format(
-    'BENCH_JSON {"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,' ..
-    '"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d},' ..
-    '"statuses":{%s}}\n',
-    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
-    e.connect, e.read, e.write, e.status, e.timeout, table.concat(parts, ",")))
-end
 """
-
-
-@dataclass
-class Run:
-    """The figures of one wrk run."""
-
-    requests: int
-    seconds: float
-    p50_ms: float
-    p99_ms: float
-    statuses: dict[str, int]
-    socket_errors: dict[str, int]
-
-    @property
-    def rps(self) -> float:
-        """Requests per second."""
-        return self.requests / self.seconds if self.seconds else 0.0
-
-    @property
-    def non_2xx(self) -> int:
-        """Answers with a status outside 200-299."""
-        return sum(n for status, n in self.statuses.items() if not status.startswith("2"))
-
-    @property
-    def server_errors(self) -> int:
-        """Answers with a 5xx status."""
-        return sum(n for status, n in self.statuses.items() if status.startswith("5"))
+)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -203,23 +146,12 @@ def run_wrk(stack: Stack, args: argparse.Namespace, paths: list[str], script: Pa
     completed = subprocess.run(
         command, capture_output=True, text=True, timeout=args.duration + 60, check=False
     )
-    line = next(
-        (row for row in completed.stdout.splitlines() if row.startswith("BENCH_JSON ")), None
-    )
-    if completed.returncode != 0 or line is None:
+    run = parse_output(completed.stdout)
+    if completed.returncode != 0 or run is None:
         raise StackError(
             f"wrk failed ({completed.returncode}):\n{completed.stdout}{completed.stderr}"
         )
-    data = json.loads(line.removeprefix("BENCH_JSON "))
-    errors = {name: n for name, n in data["errors"].items() if name != "status"}
-    return Run(
-        requests=data["requests"],
-        seconds=data["duration_us"] / 1e6,
-        p50_ms=data["p50_us"] / 1000,
-        p99_ms=data["p99_us"] / 1000,
-        statuses=data["statuses"],
-        socket_errors=errors,
-    )
+    return run
 
 
 def mib(kib: int) -> str:

@@ -39,11 +39,12 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.story_list_scale import (  # noqa: E402 - the throwaway database is shared
+    BenchError,
+    throwaway_database,
+)
 from tests.deployment.processes import VENV_BIN, StackError, run  # noqa: E402
 
-POSTGRES_URL = os.environ.get(
-    "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
 #: The default's two limits (per second, per minute), far above any load here.
 BENCH_RATE_LIMIT = "100000 per second; 6000000 per minute"
@@ -58,10 +59,6 @@ PROXY_HEADERS = {
 ACCEPT_ENCODING = "br, gzip"
 BENCH_EMAIL = "bench@example.com"
 BENCH_PASSWORD = "quiet-lantern-harbour-9f3a"  # noqa: S105 - throw-away account, throw-away database
-
-
-class BenchError(RuntimeError):
-    """Something went wrong: the run's numbers can't be trusted."""
 
 
 @dataclass
@@ -112,13 +109,6 @@ def delete_keys(url: str, prefix: str) -> int:
     if batch:
         deleted += client.delete(*batch)
     return deleted
-
-
-def admin_dsn() -> str:
-    """libpq DSN of the maintenance database (CREATE / DROP DATABASE)."""
-    from sqlalchemy import make_url
-
-    return make_url(POSTGRES_URL).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def app_environment(database_url: str, redis_url: str, key_prefix: str) -> dict[str, str]:
@@ -187,42 +177,27 @@ def production_setup(
     :param log: called with a line per step.
     :raises BenchError: when PostgreSQL or Redis does not answer, or a step fails.
     """
-    import psycopg
-    from sqlalchemy import make_url
-
-    token = secrets.token_hex(6)
-    name = f"bastion_bench_{token}"
-    prefix = f"bench-{token}"
+    prefix = f"bench-{secrets.token_hex(6)}"
     redis_url = f"{REDIS_URL.rstrip('/')}/{redis_db}"
     try:
         redis_client(redis_url).ping()
     except Exception as error:
         raise BenchError(f"Redis does not answer at {redis_url}: {error}") from None
     try:
-        with psycopg.connect(admin_dsn(), autocommit=True, connect_timeout=5) as connection:
-            connection.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.OperationalError as error:
-        raise BenchError(f"PostgreSQL does not answer at {POSTGRES_URL}: {error}") from None
-    url = make_url(POSTGRES_URL).set(database=name)
-    try:
-        env = app_environment(url.render_as_string(hide_password=False), redis_url, prefix)
-        log(f"database {name}: flask assets build, flask db upgrade, seed ...")
-        flask(env, "assets", "build")
-        flask(env, "db", "upgrade")
-        seed(url.set(drivername="postgresql").render_as_string(hide_password=False), env, stories)
-        yield Setup(env=env, database=name, redis_url=redis_url, key_prefix=prefix, stories=stories)
+        with throwaway_database() as (database_url, dsn):
+            name = database_url.rsplit("/", 1)[-1]
+            env = app_environment(database_url, redis_url, prefix)
+            log(f"database {name}: flask assets build, flask db upgrade, seed ...")
+            flask(env, "assets", "build")
+            flask(env, "db", "upgrade")
+            seed(dsn, env, stories)
+            yield Setup(
+                env=env, database=name, redis_url=redis_url, key_prefix=prefix, stories=stories
+            )
     finally:
-        cleanup_errors = []
-        try:
-            with psycopg.connect(admin_dsn(), autocommit=True, connect_timeout=5) as connection:
-                connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        except Exception as error:
-            cleanup_errors.append(f"could not drop database {name}: {error}")
         try:
             deleted = delete_keys(redis_url, prefix)
         except Exception as error:
-            cleanup_errors.append(f"could not delete Redis keys {prefix}*: {error}")
+            print(f"warning: could not delete Redis keys {prefix}*: {error}", file=sys.stderr)
             deleted = 0
-        log(f"cleaned up: dropped database {name}, deleted {deleted} Redis keys *{prefix}*")
-        for message in cleanup_errors:
-            print(f"warning: {message}", file=sys.stderr)
+        log(f"cleaned up: deleted {deleted} Redis keys *{prefix}*")
