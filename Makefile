@@ -39,7 +39,7 @@ test: install-dev
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/bandit --quiet -c pyproject.toml -r app wsgi.py
+	$(BIN)/bandit --quiet -c pyproject.toml -r app flask_bastion wsgi.py
 
 assets: install
 	$(FLASK) assets build

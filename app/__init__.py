@@ -129,8 +129,8 @@ def register_extensions(app: Flask) -> None:
     from app.extensions import bootstrap, compress, csrf, db, limiter, migrate
     from app.models import load_models
     from app.models.soft_delete import install_soft_delete
-    from app.security import init_security
-    from app.security.passwords import init_passwords
+    from flask_bastion import init_security
+    from flask_bastion.passwords import init_passwords
 
     load_models()
     db.init_app(app)

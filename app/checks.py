@@ -1,6 +1,6 @@
 """``flask check --deploy``: the security checklist plus what Bastion itself needs.
 
-:class:`DeploymentAudit` adds to :class:`~app.security.audit.SecurityAudit`
+:class:`DeploymentAudit` adds to :class:`~flask_bastion.audit.SecurityAudit`
 the checks that need the application: the database (PostgreSQL, reachable,
 migrations at the head), the built assets, and a production key that is not
 the development one.
@@ -21,7 +21,7 @@ from app.assets import AssetsNotBuiltError, make_bundles
 from app.config import INSTANCE_PATH
 from app.extensions import db
 from app.outages import driver_error
-from app.security.audit import Finding, SecurityAudit
+from flask_bastion.audit import Finding, SecurityAudit
 
 
 class DeploymentAudit(SecurityAudit):

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from app.security.defaults import SecurityDefaults
+from flask_bastion.defaults import SecurityDefaults
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_PATH = PROJECT_ROOT / "instance"
@@ -139,7 +139,7 @@ class Config(SecurityDefaults):
 
     The security layer's own settings (headers, proxy, rate limits, user
     agents, request log, password hashing) come from
-    :class:`app.security.defaults.SecurityDefaults`, the defaults it also
+    :class:`flask_bastion.defaults.SecurityDefaults`, the defaults it also
     gives any other Flask app that adopts it.
     """
 

@@ -2,7 +2,7 @@
 
 Views import these (``from app.extensions import db, limiter``); nothing here
 knows about a particular application.  Flask-Talisman and the Flask-Assets
-environment are created per application (:mod:`app.security.headers`,
+environment are created per application (:mod:`flask_bastion.headers`,
 :mod:`app.assets`) because they keep per-app state on themselves.
 """
 
@@ -14,7 +14,7 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 
 from app.models.base import Base
-from app.security.ratelimit import Limiter, client_key
+from flask_bastion.ratelimit import Limiter, client_key
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()

@@ -22,7 +22,7 @@ def form_status(form: FlaskForm) -> int:
     """200 for a fresh or valid form; 422 when it is shown again with errors.
 
     400 when the request was refused by the CSRF check
-    (:func:`app.security.errors.protect_csrf`): the form is shown again with
+    (:func:`flask_bastion.errors.protect_csrf`): the form is shown again with
     the user's input and a fresh token, and nothing was changed.
     """
     if g.get("csrf_error"):

@@ -35,8 +35,8 @@ from flask import Flask, Response, g, request
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
 from app.extensions import db
-from app.security.errors import MESSAGES, error_response
-from app.security.request_log import LOG_ERROR_ENVIRON_KEY
+from flask_bastion.errors import MESSAGES, error_response
+from flask_bastion.request_log import LOG_ERROR_ENVIRON_KEY
 
 logger = logging.getLogger("bastion.database")
 

@@ -56,12 +56,12 @@ CATEGORIES: list[tuple[str, tuple[str, ...]]] = [
     ("rate limiting: Redis client I/O", ("/redis/",)),
     (
         "rate limiting: Flask-Limiter, limits",
-        ("/flask_limiter/", "/limits/", "/app/security/ratelimit.py", "/app/security/storage.py"),
+        ("/flask_limiter/", "/limits/", "/flask_bastion/ratelimit.py", "/flask_bastion/storage.py"),
     ),
     ("compression (Flask-Compress, brotli)", ("/flask_compress/", "/brotli", "/gzip.py", "zstd")),
     ("templates (Jinja2, MarkupSafe)", ("/jinja2/", "/markupsafe/", "/app/templates/", ".html")),
-    ("headers (Talisman, app.security.headers)", ("/flask_talisman/", "/app/security/headers")),
-    ("request log (app.security.request_log, logging)", ("/request_log.py", "/logging/")),
+    ("headers (Talisman, flask_bastion.headers)", ("/flask_talisman/", "/flask_bastion/headers")),
+    ("request log (flask_bastion.request_log, logging)", ("/request_log.py", "/logging/")),
     ("SQL (SQLAlchemy, psycopg)", ("/sqlalchemy/", "/flask_sqlalchemy/", "/psycopg")),
     (
         "session, login, CSRF (Flask-Login, Flask-WTF, itsdangerous)",
@@ -69,8 +69,8 @@ CATEGORIES: list[tuple[str, tuple[str, ...]]] = [
     ),
     ("Markdown (markdown-it, nh3)", ("/markdown_it/", "/nh3", "/app/stories/markdown")),
     ("URL building, routing (werkzeug.routing, app.urls)", ("/werkzeug/routing/", "/app/urls.py")),
-    ("proxy fix", ("/proxy_fix.py", "/app/security/proxy.py")),
-    ("security layer, other (hosts, user agents, errors)", ("/app/security/",)),
+    ("proxy fix", ("/proxy_fix.py", "/flask_bastion/proxy.py")),
+    ("security layer, other (hosts, user agents, errors)", ("/flask_bastion/",)),
     ("app code (views, assets, forms)", ("/app/",)),
     ("Flask, Werkzeug (request, response, dispatch)", ("/flask/", "/werkzeug/")),
 ]

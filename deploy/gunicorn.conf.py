@@ -63,7 +63,7 @@ if not control_socket_disable:
 
 accesslog = None``
     No gunicorn access log: the app writes one JSON line per request itself
-    (``app/security/request_log.py``), with a request id and secrets left
+    (``flask_bastion/request_log.py``), with a request id and secrets left
     out of the query string; a second, plain-text log would only double the
     I/O.
 

@@ -1,6 +1,6 @@
 """The security layer adopted by a bare Flask app with nothing but a SECRET_KEY.
 
-Every setting it reads has a default (``app.security.defaults``), so an app
+Every setting it reads has a default (``flask_bastion.defaults``), so an app
 without Bastion's config classes gets the whole layer in three lines.
 """
 
@@ -11,8 +11,8 @@ from flask import Flask, render_template_string
 from flask_compress import Compress
 from flask_wtf.csrf import CSRFProtect
 
-from app.security import init_security
-from app.security.ratelimit import Limiter, client_key
+from flask_bastion import init_security
+from flask_bastion.ratelimit import Limiter, client_key
 from tests.test_ratelimit import START
 
 HTTPS = "https://localhost"

@@ -221,7 +221,7 @@ def test_disabled_account_cannot_sign_in(app, client):
 
 
 def test_outdated_hash_is_upgraded_on_sign_in(app, client):
-    from app.security.passwords import PasswordHasher
+    from flask_bastion.passwords import PasswordHasher
 
     old = PasswordHasher(time_cost=2, memory_cost=16, parallelism=1).hash(PASSWORD)
     user_id = make_user(app)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.security.audit import SecurityAudit
+from flask_bastion.audit import SecurityAudit
 from tests.conftest import make_app
 from tests.test_commands import KEY, flask, production
 from tests.test_config import clean_env

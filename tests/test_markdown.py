@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from app.security.text import clean_text
+from flask_bastion.text import clean_text
 from app.stories.markdown import excerpt, render_markdown, sanitize_html
 
 ATTACKS = [

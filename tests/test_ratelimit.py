@@ -154,7 +154,7 @@ def test_falls_back_to_memory_when_redis_fails_mid_flight(redis_url, caplog):
 
 def test_limits_return_to_redis_within_a_second_of_it_answering(redis_url, caplog, monkeypatch):
     from app.extensions import limiter
-    from app.security.storage import FallbackStorage
+    from flask_bastion.storage import FallbackStorage
     from tests.conftest import make_app
 
     now = [1000.0]
@@ -198,7 +198,7 @@ def test_fallback_storage_serves_every_strategy_from_memory_while_redis_is_down(
         SlidingWindowCounterRateLimiter,
     )
 
-    from app.security.storage import FallbackStorage
+    from flask_bastion.storage import FallbackStorage
 
     with socket_closed_port() as port:
         storage = storage_from_string(
@@ -246,7 +246,7 @@ def test_a_user_loader_failure_makes_the_key_the_address(app, caplog):
 
     from app.auth.login import load_user
     from app.extensions import login_manager
-    from app.security.ratelimit import client_key
+    from flask_bastion.ratelimit import client_key
 
     def broken_loader(user_id):
         raise RuntimeError("database down")

@@ -17,7 +17,7 @@ from app.extensions import db
 from app.forms import normalize_email
 from app.models import INCLUDE_DELETED
 from app.models.user import User
-from app.security.passwords import password_problem
+from flask_bastion.passwords import password_problem
 
 
 @click.group("users", cls=DatabaseGroup)

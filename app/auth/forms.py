@@ -7,12 +7,12 @@ from wtforms import BooleanField, PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
 from app.forms import email_field, strip_text
-from app.security.errors import CSRFRerenderForm
-from app.security.passwords import MAX_LENGTH, password_problem
+from flask_bastion.errors import CSRFRerenderForm
+from flask_bastion.passwords import MAX_LENGTH, password_problem
 
 
 class StrongPassword:
-    """WTForms validator applying :func:`app.security.passwords.password_problem`.
+    """WTForms validator applying :func:`flask_bastion.passwords.password_problem`.
 
     :param personal_fields: names of fields of the same form whose values the
         password must not be built on.

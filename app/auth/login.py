@@ -13,7 +13,7 @@ from werkzeug.wrappers import Response
 from app.extensions import db, login_manager
 from app.models.user import User
 from app.outages import OUTAGE_ERRORS, note_outage, outage_response
-from app.security.errors import error_response, wants_json
+from flask_bastion.errors import error_response, wants_json
 
 logger = logging.getLogger("bastion.auth")
 
@@ -87,5 +87,5 @@ def init_login(app: Flask) -> None:
 
 
 def password_hasher():  # type: ignore[no-untyped-def]
-    """The app's :class:`~app.security.passwords.PasswordHasher`."""
+    """The app's :class:`~flask_bastion.passwords.PasswordHasher`."""
     return current_app.extensions["passwords"]

@@ -21,8 +21,8 @@ from app.auth.login import (
 from app.extensions import db, limiter
 from app.forms import form_status, normalize_email
 from app.models.user import User
-from app.security import client_address, csrf_rerender
-from app.security.redirects import safe_next_path
+from flask_bastion import client_address, csrf_rerender
+from flask_bastion.redirects import safe_next_path
 
 logger = logging.getLogger("bastion.auth")
 GENERIC_FAILURE = "Incorrect email or password."

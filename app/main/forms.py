@@ -6,7 +6,7 @@ from wtforms import StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from app.forms import email_field, strip_text
-from app.security.errors import CSRFRerenderForm
+from flask_bastion.errors import CSRFRerenderForm
 
 
 class ContactForm(CSRFRerenderForm):

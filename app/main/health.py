@@ -17,9 +17,9 @@ from sqlalchemy import text
 from werkzeug.wrappers import Response
 
 from app.extensions import db, limiter
-from app.security import no_https_redirect
-from app.security.ratelimit import redis_url, uses_redis
-from app.security.request_log import LOG_ERROR_ENVIRON_KEY
+from flask_bastion import no_https_redirect
+from flask_bastion.ratelimit import redis_url, uses_redis
+from flask_bastion.request_log import LOG_ERROR_ENVIRON_KEY
 
 bp = Blueprint("health", __name__)
 limiter.exempt(bp)

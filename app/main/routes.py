@@ -10,7 +10,7 @@ from app.forms import form_status
 from app.main import bp
 from app.main.forms import ContactForm
 from app.models.contact import ContactMessage
-from app.security import csrf_rerender
+from flask_bastion import csrf_rerender
 
 
 @bp.get("/")

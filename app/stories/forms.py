@@ -6,8 +6,8 @@ from wtforms import BooleanField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from app.models.story import BODY_MAX_LENGTH, TITLE_MAX_LENGTH
-from app.security.errors import CSRFRerenderForm
-from app.security.text import clean_text
+from flask_bastion.errors import CSRFRerenderForm
+from flask_bastion.text import clean_text
 
 
 def _clean_title(value: str | None) -> str:

@@ -19,7 +19,7 @@ from werkzeug.wrappers import Response
 
 from app.extensions import db
 from app.forms import form_status
-from app.security.errors import CSRFRerenderForm
+from flask_bastion.errors import CSRFRerenderForm
 from app.views.base import ModelView
 
 

@@ -26,7 +26,7 @@ While Redis is down each worker counts on its own, so the effective limit is
 outage.
 
 Select it with ``RATELIMIT_STORAGE_URI=fallback+redis://host:6379/0``
-(``fallback+rediss://`` for TLS); :func:`app.security.ratelimit.init_ratelimit`
+(``fallback+rediss://`` for TLS); :func:`flask_bastion.ratelimit.init_ratelimit`
 does that for a plain ``redis://`` URI when ``RATELIMIT_IN_MEMORY_FALLBACK_ENABLED``
 is on.
 """

@@ -1,6 +1,6 @@
 """The security layer's settings and their defaults (safe for production).
 
-:func:`app.security.init_security` puts each of these into ``app.config``
+:func:`flask_bastion.init_security` puts each of these into ``app.config``
 with ``setdefault``, so a Flask app that adopts the layer needs none of
 Bastion's config classes: what it sets wins, the rest is filled from here.
 Bastion's own :class:`app.config.Config` inherits them, so each default is

@@ -2,12 +2,12 @@
 
 This package imports Flask and libraries only, never the application's
 models or views, and every setting it reads has a default
-(:mod:`app.security.defaults`, applied with ``config.setdefault``), so an
+(:mod:`flask_bastion.defaults`, applied with ``config.setdefault``), so an
 existing Flask app with only a ``SECRET_KEY`` adopts it in three lines
 (``tests/test_adoption.py``):
 
-    from app.security import init_security
-    from app.security.ratelimit import Limiter, client_key
+    from flask_bastion import init_security
+    from .ratelimit import Limiter, client_key
     init_security(app, limiter=Limiter(client_key), csrf=CSRFProtect(), compress=Compress())
 """
 
@@ -20,20 +20,20 @@ from flask_compress import Compress
 from flask_limiter import Limiter
 from flask_wtf.csrf import CSRFProtect
 
-from app.security.defaults import apply_defaults
-from app.security.errors import (
+from .defaults import apply_defaults
+from .errors import (
     CSRFRerenderForm,
     csrf_rerender,
     init_errors,
     protect_csrf,
     wants_json,
 )
-from app.security.headers import init_headers, no_https_redirect
-from app.security.proxy import PathPrefixMiddleware, StrictProxyFix, normalize_prefix
-from app.security.ratelimit import client_address, init_ratelimit
-from app.security.request_log import RequestLogMiddleware
-from app.security.sessions import CachedSerializerSessionInterface
-from app.security.user_agents import init_user_agents
+from .headers import init_headers, no_https_redirect
+from .proxy import PathPrefixMiddleware, StrictProxyFix, normalize_prefix
+from .ratelimit import client_address, init_ratelimit
+from .request_log import RequestLogMiddleware
+from .sessions import CachedSerializerSessionInterface
+from .user_agents import init_user_agents
 
 __all__ = [
     "CSRFRerenderForm",

@@ -37,8 +37,8 @@ from werkzeug.exceptions import (
     default_exceptions,
 )
 
-from app.security.ratelimit import retry_after_seconds
-from app.security.request_log import REQUEST_ID_ENVIRON_KEY
+from .ratelimit import retry_after_seconds
+from .request_log import REQUEST_ID_ENVIRON_KEY
 
 logger = logging.getLogger("bastion.errors")
 F = TypeVar("F", bound=Callable[..., Any])

@@ -3,7 +3,7 @@
 Defaults (``RATELIMIT_DEFAULT``): ``2 per second; 60 per minute`` for every
 route except static files and views marked with :func:`exempt`.  Storage is
 ``RATELIMIT_STORAGE_URI`` (``redis://127.0.0.1:6379/0`` or ``memory://``).
-A ``redis://`` storage is wrapped in :class:`~app.security.storage.FallbackStorage`:
+A ``redis://`` storage is wrapped in :class:`~flask_bastion.storage.FallbackStorage`:
 when Redis fails mid-flight the counters move to memory (one warning on the
 ``bastion.security`` logger) and return to Redis within about a second of it
 answering again.  A 429 carries ``Retry-After`` (RFC 9110 section 10.2.3) in
@@ -20,7 +20,7 @@ from typing import Any
 import flask_limiter
 from flask import Flask, Response, current_app, g, request
 
-from app.security.storage import FALLBACK_PREFIX, FallbackStorage
+from .storage import FALLBACK_PREFIX, FallbackStorage
 
 logger = logging.getLogger("bastion.security")
 
@@ -156,7 +156,7 @@ def init_ratelimit(app: Flask, limiter: Limiter) -> None:
     """Bind ``limiter`` to ``app``; its settings come from ``RATELIMIT_*`` config keys.
 
     A ``redis://`` ``RATELIMIT_STORAGE_URI`` becomes ``fallback+redis://``
-    (see :mod:`app.security.storage`) while
+    (see :mod:`flask_bastion.storage`) while
     ``RATELIMIT_IN_MEMORY_FALLBACK_ENABLED`` is on.
 
     :raises ValueError: (from the ``limits`` library) for a malformed
