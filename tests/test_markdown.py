@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from flask_bastion.text import clean_text
 from app.stories.markdown import excerpt, render_markdown, sanitize_html
+from flask_bastion.text import clean_text
 
 ATTACKS = [
     "<script>alert(1)</script>",

@@ -19,8 +19,8 @@ from werkzeug.wrappers import Response
 
 from app.extensions import db
 from app.forms import form_status
-from flask_bastion.errors import CSRFRerenderForm
 from app.views.base import ModelView
+from flask_bastion.errors import CSRFRerenderForm
 
 
 class _ChangeView(ModelView):
