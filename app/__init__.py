@@ -106,9 +106,9 @@ def register_config(app: Flask, config: str | Mapping[str, Any] | None) -> type[
 
 
 def register_logging(app: Flask) -> None:
-    """Send ``bastion.*`` and ``flask-limiter`` logs to stderr, one line each."""
+    """Send ``bastion.*`` logs to stderr, one line each."""
     level = getattr(logging, str(app.config["LOG_LEVEL"]).upper(), logging.INFO)
-    for name in ("bastion", "flask-limiter"):
+    for name in ("bastion",):
         logger = logging.getLogger(name)
         logger.setLevel(level)
         if not any(getattr(h, "_bastion", False) for h in logger.handlers):
@@ -126,10 +126,9 @@ def register_extensions(app: Flask) -> None:
 
     from app.assets import init_assets
     from app.auth.login import init_login
-    from app.extensions import bootstrap, compress, csrf, db, limiter, migrate
+    from app.extensions import bastion, bootstrap, db, migrate
     from app.models import load_models
     from app.models.soft_delete import install_soft_delete
-    from flask_bastion import init_security
     from flask_bastion.passwords import init_passwords
 
     load_models()
@@ -137,7 +136,7 @@ def register_extensions(app: Flask) -> None:
     install_soft_delete(Session)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
     bootstrap.init_app(app)
-    init_security(app, limiter=limiter, csrf=csrf, compress=compress)
+    bastion.init_app(app)
     init_login(app)
     init_passwords(app)
     init_assets(app, require_built=serving_pages())

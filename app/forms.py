@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import g
 from flask_wtf import FlaskForm
 from wtforms import EmailField
 from wtforms.validators import DataRequired, Email, Length
+
+from flask_bastion.errors import csrf_refusal
 
 #: RFC 5321 section 4.5.3.1.3: a path is at most 256 octets, so an address 254.
 EMAIL_MAX_LENGTH = 254
@@ -25,7 +26,7 @@ def form_status(form: FlaskForm) -> int:
     (:func:`flask_bastion.errors.protect_csrf`): the form is shown again with
     the user's input and a fresh token, and nothing was changed.
     """
-    if g.get("csrf_error"):
+    if csrf_refusal():
         return 400
     return INVALID if form.errors or form.form_errors else 200
 

@@ -1,6 +1,6 @@
 """The security layer's settings and their defaults (safe for production).
 
-:func:`flask_bastion.init_security` puts each of these into ``app.config``
+:meth:`flask_bastion.Bastion.init_app` puts each of these into ``app.config``
 with ``setdefault``, so a Flask app that adopts the layer needs none of
 Bastion's config classes: what it sets wins, the rest is filled from here.
 Bastion's own :class:`app.config.Config` inherits them, so each default is
@@ -70,7 +70,10 @@ class SecurityDefaults:
     PROXY_FIX_X_PREFIX = 0
     PATH_PREFIX = ""
 
-    # --- rate limits (Flask-Limiter) ------------------------------------
+    # --- error pages -------------------------------------------------------
+    BASTION_ERROR_TEMPLATE = "bastion/error.html"
+
+    # --- rate limits (flask_bastion.ratelimit) --------------------------
     RATELIMIT_ENABLED = True
     RATELIMIT_DEFAULT = "2 per second; 60 per minute"
     RATELIMIT_STORAGE_URI = "memory://"
@@ -78,7 +81,6 @@ class SecurityDefaults:
         "socket_connect_timeout": 0.5,  # seconds
         "socket_timeout": 0.5,
     }
-    RATELIMIT_STRATEGY = "fixed-window"
     RATELIMIT_HEADERS_ENABLED = True
     RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     RATELIMIT_KEY_PREFIX = "bastion"

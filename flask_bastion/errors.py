@@ -11,7 +11,7 @@ CSRF is checked by :func:`protect_csrf` (a ``before_request`` calling
 Flask-WTF's public ``CSRFProtect.protect``, with ``WTF_CSRF_CHECK_DEFAULT``
 off, as Flask-WTF documents for custom checks).  A refused request answers
 400 and changes nothing.  For a view decorated with :func:`csrf_rerender`
-the refusal is noted in ``g.csrf_error`` and the view runs once, normally:
+the refusal is noted in ``g.bastion_csrf_refusal`` and the view runs once, normally:
 its :class:`CSRFRerenderForm` refuses to validate, so it shows the form
 again with the user's input, a fresh token and the reason (missing or
 expired token, or a valid token with a missing or foreign ``Referer`` over
@@ -44,7 +44,6 @@ logger = logging.getLogger("bastion.errors")
 F = TypeVar("F", bound=Callable[..., Any])
 
 PROBLEM_JSON = "application/problem+json"
-ERROR_TEMPLATE = "errors/error.html"
 
 #: Plain-language text for each status; shown in HTML and as ``detail``.
 MESSAGES = {
@@ -111,9 +110,18 @@ class CSRFRerenderForm(FlaskForm):
     def validate(self, extra_validators: Any = None) -> bool:
         """WTForms' validation, but ``False`` in a request the CSRF check refused."""
         valid = super().validate(extra_validators=extra_validators)
-        if g.get("csrf_error"):
+        if g.get("bastion_csrf_refusal"):
             return False
         return valid
+
+
+def csrf_refusal() -> str | None:
+    """Why the CSRF check refused this request, for a form shown again; else ``None``.
+
+    Also a template global: ``{% if csrf_refusal() %}...{% endif %}``
+    (``bastion/csrf_refusal.html`` shows it as an alert).
+    """
+    return g.get("bastion_csrf_refusal")
 
 
 def csrf_rerender(view: F) -> F:
@@ -158,8 +166,11 @@ def error_response(
 ) -> Response:
     """Render the error for this client: problem+json or the HTML error page.
 
-    The HTML page is ``templates/errors/error.html``; if it is missing or
-    fails, a minimal built-in page is used so that an error never becomes a 500.
+    The HTML page is the template ``BASTION_ERROR_TEMPLATE``
+    (``bastion/error.html``, which an app overrides with its own template of
+    that name); it gets ``status``, ``title``, ``detail`` and ``request_id``.
+    If it is missing or fails, a minimal built-in page is used so that an
+    error never becomes a 500.
     """
     if wants_json():
         return problem_response(status, title, detail, headers)
@@ -171,7 +182,11 @@ def error_response(
         )
     try:
         html = render_template(
-            ERROR_TEMPLATE, status=status, title=title, detail=detail, request_id=request_id()
+            current_app.config.get("BASTION_ERROR_TEMPLATE", "bastion/error.html"),
+            status=status,
+            title=title,
+            detail=detail,
+            request_id=request_id(),
         )
     except (TemplateError, RuntimeError, LookupError, AttributeError, TypeError, ValueError):
         logger.exception("error template failed; using the built-in page")
@@ -191,8 +206,7 @@ def _detail_for(error: HTTPException) -> str:
         if limit:
             detail += f" The limit is {_size(limit)}."
     elif status == 429:
-        limiter = current_app.extensions.get("bastion.limiter")
-        seconds = retry_after_seconds(limiter)
+        seconds = retry_after_seconds()
         if seconds:
             unit = "second" if seconds == 1 else "seconds"
             detail = f"You are sending requests too quickly. Please try again in {seconds} {unit}."
@@ -225,7 +239,7 @@ def protect_csrf() -> None:
     Runs ``CSRFProtect.protect(apply_exemptions=True)`` on every request (it
     skips safe methods).  A refusal raises :class:`CSRFError` (a 400 page or
     problem+json), except for a browser posting to a :func:`csrf_rerender`
-    view: then ``g.csrf_error`` holds the reason shown above the form and the
+    view: then ``g.bastion_csrf_refusal`` holds the reason shown above the form and the
     view runs, with forms that refuse to validate.
     """
     if not current_app.config.get("WTF_CSRF_ENABLED", True):
@@ -237,7 +251,7 @@ def protect_csrf() -> None:
         view = current_app.view_functions.get(request.endpoint or "")
         if view is None or not getattr(view, "csrf_rerender", False) or wants_json():
             raise
-        g.csrf_error = CSRF_MESSAGE
+        g.bastion_csrf_refusal = CSRF_MESSAGE
 
 
 def handle_csrf_error(error: CSRFError) -> Response:

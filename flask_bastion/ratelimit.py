@@ -1,28 +1,57 @@
-"""Rate limiting with Flask-Limiter: per client address, Redis or in-memory.
+"""Rate limiting per client: fixed windows, one Redis round trip per request.
 
-Defaults (``RATELIMIT_DEFAULT``): ``2 per second; 60 per minute`` for every
-route except static files and views marked with :func:`exempt`.  Storage is
-``RATELIMIT_STORAGE_URI`` (``redis://127.0.0.1:6379/0`` or ``memory://``).
-A ``redis://`` storage is wrapped in :class:`~flask_bastion.storage.FallbackStorage`:
-when Redis fails mid-flight the counters move to memory (one warning on the
-``bastion.security`` logger) and return to Redis within about a second of it
-answering again.  A 429 carries ``Retry-After`` (RFC 9110 section 10.2.3) in
-seconds; other responses don't (Flask-Limiter would add it to every one).
+Every route but static files and views marked with :func:`exempt` is
+limited by ``RATELIMIT_DEFAULT`` (``2 per second; 60 per minute``), counted
+per client (see :meth:`RateLimiter.default_key`) and per route; a view adds
+limits of its own with :func:`limit`.  The limit strings are the ``limits``
+library's notation (``"5 per minute; 20 per hour"``), parsed by it.
+
+Counters live in ``RATELIMIT_STORAGE_URI``: ``memory://`` (each process
+counts on its own) or ``redis://`` / ``rediss://`` (shared by every process
+and host).  With Redis, one Lua script (``EVALSHA``) adds the request to
+every counter that applies and returns each count with its time to live, so
+a request costs one round trip, rate-limit headers included, however many
+limits apply.  A view's ``deduct_when`` limit (counted only when the
+response says so, such as failed sign-ins) is read in that same round trip
+and incremented in a second one only when the response asks for it.
+
+When Redis fails (connection refused, timeout, any Redis error), the
+counting moves to memory at once, one warning is logged on the
+``bastion.security`` logger, and Redis is tried again at most every
+:attr:`FallbackCounters.retry_interval` seconds (1 s), so limits return to
+Redis within about a second of it answering.  While it is down each process
+counts on its own: the effective limit is (processes x limit), the price of
+staying up; ``/readyz`` reports the outage.
+
+Answers: a refused request raises :class:`~werkzeug.exceptions.TooManyRequests`
+(429) with ``Retry-After`` in seconds (RFC 9110 section 10.2.3; RFC 6585
+section 4); every limited response carries ``X-RateLimit-Limit``,
+``-Remaining`` and ``-Reset`` (a Unix time) of its tightest limit.
 """
 
 from __future__ import annotations
 
-import copy
+import functools
 import logging
+import math
+import threading
 import time
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
-import flask_limiter
 from flask import Flask, Response, current_app, g, request
-
-from .storage import FALLBACK_PREFIX, FallbackStorage
+from limits import RateLimitItem, parse_many
+from limits.storage import MemoryStorage
+from werkzeug.exceptions import TooManyRequests
 
 logger = logging.getLogger("bastion.security")
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: Schemes of a Redis storage URI (TLS or not).
+REDIS_SCHEMES = ("redis://", "rediss://")
+#: A prefix older configurations put before ``redis://``; it is ignored.
+FALLBACK_PREFIX = "fallback+"
 
 
 def client_address() -> str:
@@ -40,90 +69,24 @@ def client_key() -> str:
 
     Signed-in users get their own budget (people behind one office NAT don't
     share it); anonymous clients are counted per address.  Works with any
-    Flask-Login user object that has an ``id``.
+    Flask-Login user object that has an ``id``; without Flask-Login, the
+    address.  When loading the user fails (its database is down, say), the
+    address is used and a warning logged.
     """
-    cached = g.get("_rate_limit_key")
-    if cached is not None:  # each limit asks again; the answer can't change
-        return str(cached)
-    key = client_address()
-    if getattr(current_app, "login_manager", None) is not None:
-        from flask_login import current_user
+    if getattr(current_app, "login_manager", None) is None:
+        return client_address()
+    from flask_login import current_user
 
-        try:
-            if current_user.is_authenticated:
-                key = f"user:{getattr(current_user, 'id', None) or current_user.get_id()}"
-        except Exception:
-            # Loading the user failed (its database is down, say).  Flask-Limiter
-            # would take the error for a storage failure; count by address.
-            logger.warning("rate-limit key: could not load the user; using the address")
-    g._rate_limit_key = key
-    return key
-
-
-#: Limiter attributes that ``init_app`` fills from the app's config and
-#: then never re-reads (Flask-Limiter 4.x).
-_CONFIG_STATE = (
-    "enabled",
-    "_default_limits_per_method",
-    "_default_limits_exempt_when",
-    "_default_limits_deduct_when",
-    "_default_limits_cost",
-    "_application_limits_per_method",
-    "_application_limits_exempt_when",
-    "_application_limits_deduct_when",
-    "_application_limits_cost",
-    "_headers_enabled",
-    "_header_mapping",
-    "_retry_after",
-    "_strategy",
-    "_storage_uri",
-    "_storage_options",
-    "_swallow_errors",
-    "_fail_on_first_breach",
-    "_key_prefix",
-    "_request_identifier",
-    "_on_breach",
-    "_on_meta_breach",
-    "_meta_limits",
-    "_in_memory_fallback",
-    "_in_memory_fallback_enabled",
-    "_storage_dead",
-)
-
-
-class Limiter(flask_limiter.Limiter):
-    """Flask-Limiter's ``Limiter`` that an application factory can bind again.
-
-    Flask-Limiter reads its settings from the first app's config and keeps
-    them; with an app factory (and in the test suite) each ``create_app``
-    must start from its own ``RATELIMIT_*`` settings.  This subclass
-    remembers the constructor's state and restores it before each
-    :meth:`init_app`; limits declared with ``@limiter.limit`` and
-    ``limiter.exempt`` are kept.  One process serves one app at a time: the
-    last app bound decides the storage.
-    """
-
-    def __init__(self, key_func: Any, **kwargs: Any) -> None:
-        super().__init__(key_func, **kwargs)
-        self._initial_state = {name: copy.copy(getattr(self, name)) for name in _CONFIG_STATE}
-        self._initial_defaults = list(self.limit_manager._default_limits)
-        self._initial_application = list(self.limit_manager._application_limits)
-
-    def init_app(self, app: Flask) -> None:
-        """Bind to ``app`` from a clean state, then let Flask-Limiter read its config."""
-        for name, value in self._initial_state.items():
-            setattr(self, name, copy.copy(value))
-        self.limit_manager.set_default_limits(list(self._initial_defaults))
-        self.limit_manager.set_application_limits(list(self._initial_application))
-        super().init_app(app)
-
-
-#: Schemes of a plain Redis storage URI (TLS or not).
-REDIS_SCHEMES = ("redis://", "rediss://")
+    try:
+        if current_user.is_authenticated:
+            return f"user:{getattr(current_user, 'id', None) or current_user.get_id()}"
+    except Exception:
+        logger.warning("rate-limit key: could not load the user; using the address")
+    return client_address()
 
 
 def redis_url(storage_uri: str) -> str:
-    """The plain ``redis://`` URL of a (possibly ``fallback+``) storage URI."""
+    """The plain ``redis://`` URL of a storage URI (an old ``fallback+`` prefix removed)."""
     return str(storage_uri).removeprefix(FALLBACK_PREFIX)
 
 
@@ -132,67 +95,449 @@ def uses_redis(storage_uri: str) -> bool:
     return redis_url(storage_uri).startswith(REDIS_SCHEMES)
 
 
-#: Statuses that may carry ``Retry-After`` here: "too many requests" and
-#: "unavailable" (RFC 9110 section 10.2.3; on a 3xx it would delay the redirect).
-RETRY_AFTER_STATUSES = frozenset({429, 503})
+# --- declaring limits on views ---------------------------------------------
 
 
-def drop_stray_retry_after(response: Response) -> Response:
-    """Remove the ``Retry-After`` Flask-Limiter adds to every response but a 429 or 503."""
-    if response.status_code not in RETRY_AFTER_STATUSES:
-        response.headers.pop("Retry-After", None)
-    return response
+@dataclass(frozen=True)
+class Limit:
+    """One limit a view declares with :func:`limit`.
 
-
-def begin_request(limiter: Limiter) -> None:
-    """Tell a :class:`FallbackStorage` that a new request starts (see its docs)."""
-    if limiter.initialized and limiter.enabled:
-        storage = limiter.storage
-        if isinstance(storage, FallbackStorage):
-            storage.begin_request()
-
-
-def init_ratelimit(app: Flask, limiter: Limiter) -> None:
-    """Bind ``limiter`` to ``app``; its settings come from ``RATELIMIT_*`` config keys.
-
-    A ``redis://`` ``RATELIMIT_STORAGE_URI`` becomes ``fallback+redis://``
-    (see :mod:`flask_bastion.storage`) while
-    ``RATELIMIT_IN_MEMORY_FALLBACK_ENABLED`` is on.
-
-    :raises ValueError: (from the ``limits`` library) for a malformed
-        ``RATELIMIT_DEFAULT`` string.
+    :param value: a ``limits`` string such as ``"5 per minute; 20 per hour"``,
+        or a function returning one (read on each request, e.g. from config).
+    :param key_func: the counter's key (default: :meth:`RateLimiter.default_key`).
+    :param methods: the HTTP methods it applies to (default: all).
+    :param deduct_when: count a request only when this returns ``True`` for
+        its response (the limit is still checked before the view runs).
     """
-    storage = str(app.config["RATELIMIT_STORAGE_URI"])
-    if app.config.get("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED") and storage.startswith(REDIS_SCHEMES):
-        storage = app.config["RATELIMIT_STORAGE_URI"] = FALLBACK_PREFIX + storage
-    # Registered before Flask-Limiter's own after_request, so it runs after it
-    # (Flask calls after_request functions in reverse order of registration).
-    app.after_request(drop_stray_retry_after)
 
-    # And this before_request before Flask-Limiter's, so it runs first.
-    @app.before_request
-    def _begin_request() -> None:
-        begin_request(limiter)
+    value: str | Callable[[], str]
+    key_func: Callable[[], str] | None = None
+    methods: frozenset[str] | None = None
+    deduct_when: Callable[[Response], bool] | None = None
 
-    limiter.init_app(app)
+    def items(self) -> list[RateLimitItem]:
+        """The parsed limits (cached per string).
+
+        :raises ValueError: for a string the ``limits`` library can't parse.
+        """
+        value = self.value() if callable(self.value) else self.value
+        return list(parse_limits(value))
+
+
+@functools.lru_cache(maxsize=256)
+def parse_limits(value: str) -> tuple[RateLimitItem, ...]:
+    """Parse ``"2 per second; 60 per minute"`` (``limits`` notation), cached.
+
+    :raises ValueError: for a malformed string.
+    """
+    return tuple(parse_many(value))
+
+
+def limit(
+    value: str | Callable[[], str],
+    *,
+    key_func: Callable[[], str] | None = None,
+    methods: Iterable[str] | None = None,
+    deduct_when: Callable[[Response], bool] | None = None,
+) -> Callable[[F], F]:
+    """Decorate a view (function or ``View`` class) with a rate limit of its own.
+
+    The limit applies on top of ``RATELIMIT_DEFAULT``; stack the decorator
+    for several.  It only marks the view (an attribute ``rate_limits``), so
+    it works before any app exists and in every app the view is used in.
+    """
+    declared = Limit(
+        value=value,
+        key_func=key_func,
+        methods=frozenset(m.upper() for m in methods) if methods else None,
+        deduct_when=deduct_when,
+    )
+
+    def decorate(view: F) -> F:
+        view.rate_limits = (*getattr(view, "rate_limits", ()), declared)  # type: ignore[attr-defined]
+        return view
+
+    return decorate
+
+
+def exempt(target: F) -> F:
+    """Exempt a view function, a ``View`` class or a whole :class:`~flask.Blueprint`."""
+    target.rate_limit_exempt = True  # type: ignore[attr-defined]
+    return target
+
+
+# --- counters ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One counter to read and add to: ``amount`` (0 to read only) per ``expiry`` seconds."""
+
+    key: str
+    expiry: int
+    amount: int
+
+
+#: Adds ARGV[2i] to KEYS[i] (a fixed window of ARGV[2i-1] seconds, started
+#: by its first hit) or only reads it when that is 0; returns each count and
+#: its time to live in milliseconds.  A counter found without an expiry
+#: (written by something else) gets one, so no key lives forever.
+HIT_SCRIPT = """
+local result = {}
+for i, key in ipairs(KEYS) do
+    local expiry = tonumber(ARGV[2 * i - 1])
+    local amount = tonumber(ARGV[2 * i])
+    local count
+    if amount > 0 then
+        count = redis.call("INCRBY", key, amount)
+    else
+        count = tonumber(redis.call("GET", key) or "0")
+    end
+    local ttl = redis.call("PTTL", key)
+    if count > 0 and ttl < 0 then
+        redis.call("EXPIRE", key, expiry)
+        ttl = expiry * 1000
+    end
+    result[2 * i - 1] = count
+    result[2 * i] = ttl
+end
+return result
+"""
+
+
+class MemoryCounters:
+    """Counters in this process (``limits``' :class:`~limits.storage.MemoryStorage`)."""
+
+    def __init__(self) -> None:
+        self.storage = MemoryStorage()
+
+    def hit(self, hits: Sequence[Hit]) -> list[tuple[int, float]]:
+        """Add each hit; return ``(count, reset_at)`` for each (Unix seconds)."""
+        counts: list[tuple[int, float]] = []
+        for item in hits:
+            if item.amount:
+                count = self.storage.incr(item.key, item.expiry, item.amount)
+            else:
+                count = self.storage.get(item.key)
+            reset_at = self.storage.get_expiry(item.key) if count else time.time() + item.expiry
+            counts.append((count, reset_at))
+        return counts
+
+    def check(self) -> bool:
+        """Always ``True``: memory is always there."""
+        return True
+
+    def reset(self) -> None:
+        """Forget every counter."""
+        self.storage.reset()
+
+
+class RedisCounters:
+    """Counters in Redis, all of a request's in one ``EVALSHA``.
+
+    :param url: ``redis://`` or ``rediss://`` URL.
+    :param options: passed to :meth:`redis.Redis.from_url` (for example
+        ``socket_timeout`` in seconds).
+    :raises ValueError: for a malformed URL.
+    """
+
+    def __init__(self, url: str, **options: Any) -> None:
+        import redis
+
+        self.errors: tuple[type[Exception], ...] = (redis.RedisError,)
+        self.client = redis.Redis.from_url(url, **options)
+        self.script = self.client.register_script(HIT_SCRIPT)
+
+    def hit(self, hits: Sequence[Hit]) -> list[tuple[int, float]]:
+        """Add each hit in one round trip; ``(count, reset_at)`` for each.
+
+        :raises redis.RedisError: when Redis fails.
+        """
+        args: list[int] = []
+        for item in hits:
+            args += (item.expiry, item.amount)
+        answer = self.script(keys=[item.key for item in hits], args=args)
+        now = time.time()
+        return [
+            (int(answer[2 * i]), now + max(int(answer[2 * i + 1]), 0) / 1000)
+            for i in range(len(hits))
+        ]
+
+    def check(self) -> bool:
+        """True when Redis answers a ``PING`` (never raises)."""
+        try:
+            return bool(self.client.ping())
+        except Exception:
+            return False
+
+
+class FallbackCounters:
+    """Redis counters that move to memory while Redis fails, and come back.
+
+    :param primary: the Redis counters.
+    """
+
+    #: Seconds between attempts to reach Redis again while it is down.
+    retry_interval: float = 1.0
+
+    def __init__(self, primary: RedisCounters) -> None:
+        self.primary = primary
+        self.fallback = MemoryCounters()
+        self.down_since: float | None = None
+        self.retry_at = 0.0
+        self.lock = threading.Lock()
+
+    def now(self) -> float:
+        """The clock of the retries, in seconds (monotonic; tests may override it)."""
+        return time.monotonic()
+
+    @property
+    def using_fallback(self) -> bool:
+        """True while counts are kept in memory."""
+        return self.down_since is not None
+
+    def hit(self, hits: Sequence[Hit]) -> list[tuple[int, float]]:
+        """Count in Redis, or in memory while it is down (never raises a Redis error)."""
+        if self.down_since is not None and self.now() < self.retry_at:
+            return self.fallback.hit(hits)
+        try:
+            counts = self.primary.hit(hits)
+        except self.primary.errors as error:
+            with self.lock:
+                if self.down_since is None:
+                    self.down_since = self.now()
+                    logger.warning(
+                        "rate-limit storage unreachable (%s); counting in memory until it answers",
+                        type(error).__name__,
+                    )
+                self.retry_at = self.now() + self.retry_interval
+            return self.fallback.hit(hits)
+        if self.down_since is not None:
+            with self.lock:
+                if self.down_since is not None:
+                    logger.info(
+                        "rate-limit storage recovered after %.1f s; counting in Redis again",
+                        self.now() - self.down_since,
+                    )
+                    self.down_since = None
+        return counts
+
+    def check(self) -> bool:
+        """True when Redis answers a ``PING``."""
+        return self.primary.check()
+
+
+Counters = MemoryCounters | RedisCounters | FallbackCounters
+
+
+def counters_from_config(config: Any) -> Counters:
+    """The counters ``RATELIMIT_STORAGE_URI`` names, with the fallback if enabled.
+
+    :raises ValueError: for a storage URI that is neither ``memory://`` nor Redis.
+    """
+    uri = str(config.get("RATELIMIT_STORAGE_URI") or "memory://")
+    if uri.startswith("memory://"):
+        return MemoryCounters()
+    if not uses_redis(uri):
+        raise ValueError(
+            "RATELIMIT_STORAGE_URI must be memory:// or redis:// (rediss://), "
+            f"not {uri.split(':')[0]}"
+        )
+    primary = RedisCounters(redis_url(uri), **dict(config.get("RATELIMIT_STORAGE_OPTIONS") or {}))
+    if config.get("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True):
+        return FallbackCounters(primary)
+    return primary
+
+
+# --- the limiter --------------------------------------------------------------
+
+
+@dataclass
+class Counted:
+    """A limit as counted for this request."""
+
+    item: RateLimitItem
+    count: int
+    reset_at: float  # Unix seconds
+    deduct_when: Callable[[Response], bool] | None = None
+    key: str = ""
+
+    @property
+    def exceeded(self) -> bool:
+        """True when this request is over the limit."""
+        if self.deduct_when is not None:  # read, not counted: the next one would pass it
+            return self.count >= self.item.amount
+        return self.count > self.item.amount
+
+    @property
+    def remaining(self) -> int:
+        """Requests left in the window (never negative)."""
+        return max(self.item.amount - self.count, 0)
+
+
+class RateLimiter:
+    """The rate limiter of one application (built by :class:`flask_bastion.Bastion`).
+
+    Reads ``RATELIMIT_ENABLED``, ``RATELIMIT_DEFAULT``, ``RATELIMIT_STORAGE_URI``,
+    ``RATELIMIT_STORAGE_OPTIONS``, ``RATELIMIT_IN_MEMORY_FALLBACK_ENABLED``,
+    ``RATELIMIT_HEADERS_ENABLED`` and ``RATELIMIT_KEY_PREFIX`` once.  Subclass
+    it (and set :attr:`flask_bastion.Bastion.rate_limiter_class`) to change
+    the key, the exemptions or the limits of a request.
+
+    :raises ValueError: for a malformed ``RATELIMIT_DEFAULT`` or storage URI.
+    """
+
+    def __init__(self, app: Flask) -> None:
+        config = app.config
+        self.app = app
+        self.enabled = bool(config["RATELIMIT_ENABLED"])
+        default = str(config["RATELIMIT_DEFAULT"] or "").strip()
+        self.default_limits = parse_limits(default) if default else ()
+        self.headers_enabled = bool(config["RATELIMIT_HEADERS_ENABLED"])
+        self.prefix = str(config["RATELIMIT_KEY_PREFIX"])
+        self.counters: Counters = counters_from_config(config)
+        self._routes: dict[str, tuple[bool, tuple[Limit, ...]]] = {}
+        if self.enabled:
+            app.before_request(self.check_request)
+            app.after_request(self.after_request)
+
+    # -- overridable policy --------------------------------------------------
+
+    def default_key(self) -> str:
+        """The key of the default limits and of limits without a ``key_func``."""
+        return client_key()
+
+    def route_limits(self, endpoint: str) -> tuple[bool, tuple[Limit, ...]]:
+        """``(exempt, limits)`` declared for ``endpoint`` (its view, class or blueprint)."""
+        if endpoint == "static" or endpoint.endswith(".static"):
+            return True, ()
+        view = self.app.view_functions.get(endpoint)
+        view_class = getattr(view, "view_class", None)
+        owners: list[Any] = [view, view_class]
+        parts = endpoint.split(".")[:-1]  # the blueprint, and its parents when nested
+        owners += [self.app.blueprints.get(".".join(parts[:n])) for n in range(1, len(parts) + 1)]
+        if any(getattr(owner, "rate_limit_exempt", False) for owner in owners if owner is not None):
+            return True, ()
+        declared: tuple[Limit, ...] = ()
+        for owner in (view, view_class):
+            declared += tuple(getattr(owner, "rate_limits", ()))
+        return False, declared
+
+    # -- per request ---------------------------------------------------------
+
+    def _route(self, endpoint: str) -> tuple[bool, tuple[Limit, ...]]:
+        route = self._routes.get(endpoint)
+        if route is None:
+            route = self._routes[endpoint] = self.route_limits(endpoint)
+        return route
+
+    def check_request(self) -> None:
+        """``before_request``: count this request; 429 when a limit is exceeded.
+
+        :raises werkzeug.exceptions.TooManyRequests: with ``Retry-After``.
+        """
+        endpoint = request.endpoint
+        if endpoint is None:  # 404 or 405: nothing to count per route
+            return
+        exempt_route, declared = self._route(endpoint)
+        if exempt_route:
+            return
+        default_key = self.default_key()
+        hits: list[Hit] = []
+        meta: list[tuple[RateLimitItem, Callable[[Response], bool] | None]] = []
+        for item in self.default_limits:
+            hits.append(Hit(self._key(item, "d", endpoint, default_key), item.get_expiry(), 1))
+            meta.append((item, None))
+        for index, declared_limit in enumerate(declared):
+            if declared_limit.methods is not None and request.method not in declared_limit.methods:
+                continue
+            key = declared_limit.key_func() if declared_limit.key_func else default_key
+            for item in declared_limit.items():
+                amount = 0 if declared_limit.deduct_when else 1
+                hits.append(
+                    Hit(self._key(item, f"r{index}", endpoint, key), item.get_expiry(), amount)
+                )
+                meta.append((item, declared_limit.deduct_when))
+        if not hits:
+            return
+        counts = self.counters.hit(hits)
+        counted = [
+            Counted(item, count, reset_at, deduct_when, hit.key)
+            for (item, deduct_when), (count, reset_at), hit in zip(meta, counts, hits, strict=True)
+        ]
+        g.rate_limits = counted
+        exceeded = [c for c in counted if c.exceeded]
+        if exceeded:
+            worst = max(exceeded, key=lambda c: c.reset_at)
+            g.rate_limit = worst
+            g.rate_limit_refused = True
+            logger.info("rate limit %s exceeded on %s", worst.item, endpoint)
+            raise TooManyRequests(
+                description=str(worst.item),
+                retry_after=retry_after(worst.reset_at),  # type: ignore[call-arg]
+            )
+        g.rate_limit = min(counted, key=lambda c: (c.remaining, -c.reset_at))
+
+    def _key(self, item: RateLimitItem, scope: str, endpoint: str, key: str) -> str:
+        return item.key_for(self.prefix, scope, endpoint, key)
+
+    def after_request(self, response: Response) -> Response:
+        """Deduct ``deduct_when`` limits, then add the ``X-RateLimit-*`` headers."""
+        counted: list[Counted] | None = g.get("rate_limits")
+        if not counted:
+            return response
+        refused = g.get("rate_limit_refused", False)  # the view never ran: nothing to deduct
+        deduct = (
+            []
+            if refused
+            else [
+                Hit(c.key, c.item.get_expiry(), 1)
+                for c in counted
+                if c.deduct_when is not None and c.deduct_when(response)
+            ]
+        )
+        if deduct:
+            self.counters.hit(deduct)
+        current: Counted | None = g.get("rate_limit")
+        if self.headers_enabled and current is not None:
+            response.headers["X-RateLimit-Limit"] = str(current.item.amount)
+            response.headers["X-RateLimit-Remaining"] = str(current.remaining)
+            response.headers["X-RateLimit-Reset"] = str(math.ceil(current.reset_at))
+        return response
+
+    def check(self) -> bool:
+        """True when the storage answers (``/readyz``)."""
+        return self.counters.check()
+
+
+def retry_after(reset_at: float) -> int:
+    """Whole seconds until ``reset_at`` (Unix seconds), at least 1."""
+    return max(1, math.ceil(reset_at - time.time()))
+
+
+def retry_after_seconds() -> int | None:
+    """Seconds until the limit this request exceeded resets, or ``None``."""
+    current: Counted | None = g.get("rate_limit")
+    if current is None or not current.exceeded:
+        return None
+    return retry_after(current.reset_at)
+
+
+def init_ratelimit(app: Flask, limiter_class: type[RateLimiter] = RateLimiter) -> RateLimiter:
+    """Build the app's :class:`RateLimiter`, as ``app.extensions["bastion.limiter"]``.
+
+    :raises ValueError: for a malformed ``RATELIMIT_DEFAULT`` or storage URI.
+    """
+    limiter = limiter_class(app)
     app.extensions["bastion.limiter"] = limiter
+    storage = str(app.config["RATELIMIT_STORAGE_URI"])
+    if not limiter.enabled:
+        return limiter
     if uses_redis(storage):
         logger.info("rate limits stored in Redis, in-memory fallback on")
-    elif storage.startswith("memory://") and not (app.debug or app.testing):
+    elif not (app.debug or app.testing):
         logger.warning(
             "rate limits are kept in memory: each gunicorn worker counts on its own; "
             "set RATELIMIT_STORAGE_URI=redis://... in production"
         )
-
-
-def retry_after_seconds(limiter: Limiter | None) -> int | None:
-    """Seconds until the breached limit of this request resets, or ``None``."""
-    if limiter is None:
-        return None
-    current: Any = limiter.current_limit
-    if current is None:
-        return None
-    try:
-        return max(1, int(current.reset_at - time.time()))
-    except Exception:  # storage gone: the header code will log it
-        return None
+    return limiter

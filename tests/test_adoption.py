@@ -1,25 +1,25 @@
-"""The security layer adopted by a bare Flask app with nothing but a SECRET_KEY.
+"""Flask-Bastion adopted by a bare Flask app with nothing but a SECRET_KEY.
 
 Every setting it reads has a default (``flask_bastion.defaults``), so an app
-without Bastion's config classes gets the whole layer in three lines.
+without Bastion's config classes gets the whole layer in two lines (an
+import and ``Bastion(app)``).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import time_machine
 from flask import Flask, render_template_string
-from flask_compress import Compress
-from flask_wtf.csrf import CSRFProtect
 
-from flask_bastion import init_security
-from flask_bastion.ratelimit import Limiter, client_key
+from flask_bastion import Bastion, exempt, limit
 from tests.test_ratelimit import START
 
 HTTPS = "https://localhost"
 
 
-def bare_app() -> Flask:
-    app = Flask("someone_elses_app")
+def bare_app(**options) -> Flask:
+    app = Flask("someone_elses_app", **options)
     app.config["SECRET_KEY"] = "3f1c0a9b7e5d4c2b1a0f9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b"
 
     @app.get("/")
@@ -30,8 +30,18 @@ def bare_app() -> Flask:
     def add_note() -> str:
         return "stored"
 
-    # The three lines an existing app adds:
-    init_security(app, limiter=Limiter(client_key), csrf=CSRFProtect(), compress=Compress())
+    @app.get("/search")
+    @limit("1 per minute")
+    def search() -> str:
+        return "results"
+
+    @app.get("/ping")
+    @exempt
+    def ping() -> str:
+        return "pong"
+
+    # What an existing app adds (and the import):
+    Bastion(app)
     return app
 
 
@@ -68,3 +78,40 @@ def test_a_bare_flask_app_gets_the_whole_layer():
 
         scanner = client.get(f"{HTTPS}/", headers={"User-Agent": "sqlmap/1.7"})
         assert scanner.status_code == 403
+
+
+def test_route_limits_and_exemptions_in_a_bare_app():
+    client = bare_app().test_client()
+    with time_machine.travel(START, tick=False):
+        assert client.get(f"{HTTPS}/search").status_code == 200
+        refused = client.get(f"{HTTPS}/search")
+        assert refused.status_code == 429
+        assert int(refused.headers["Retry-After"]) > 1, "the per-minute limit decides"
+        assert {client.get(f"{HTTPS}/ping").status_code for _ in range(5)} == {200}
+
+
+def test_the_extension_brings_its_error_page_and_the_app_can_replace_it(tmp_path: Path):
+    client = bare_app().test_client()
+    own = client.get(f"{HTTPS}/nowhere", headers={"Accept": "text/html"})
+    page = own.get_data(as_text=True)
+    assert "<h1>Not Found <small>(error 404)</small></h1>" in page
+    assert own.headers["X-Request-ID"] in page
+
+    (tmp_path / "bastion").mkdir()
+    (tmp_path / "bastion" / "error.html").write_text("Ours: {{ status }} {{ request_id }}")
+    client = bare_app(template_folder=str(tmp_path)).test_client()
+    replaced = client.get(f"{HTTPS}/nowhere", headers={"Accept": "text/html"})
+    assert replaced.get_data(as_text=True) == f"Ours: 404 {replaced.headers['X-Request-ID']}"
+
+
+def test_one_extension_object_serves_two_apps_with_their_own_settings():
+    bastion = Bastion()
+    strict, lenient = Flask("strict"), Flask("lenient")
+    for app, default in ((strict, "1 per minute"), (lenient, "100 per minute")):
+        app.config.update(SECRET_KEY="k" * 64, RATELIMIT_DEFAULT=default, FORCE_HTTPS=False)
+        app.add_url_rule("/", "home", lambda: "home")
+        bastion.init_app(app)
+    with time_machine.travel(START, tick=False):
+        assert [strict.test_client().get("/").status_code for _ in range(2)] == [200, 429]
+        assert [lenient.test_client().get("/").status_code for _ in range(2)] == [200, 200]
+    assert strict.extensions["bastion"] is lenient.extensions["bastion"] is bastion

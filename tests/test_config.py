@@ -141,3 +141,18 @@ def test_development_defaults_suit_local_http():
     assert DevelopmentConfig.DEBUG is True
     assert DevelopmentConfig.SESSION_COOKIE_SECURE is False
     assert DevelopmentConfig.TRUSTED_HOSTS == ["127.0.0.1", "localhost"]
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ({"RATELIMIT_DEFAULT": "two per second"}, "RATELIMIT_DEFAULT='two per second' is not"),
+        ({"SIGNIN_RATE_LIMIT": "5 per fortnight"}, "SIGNIN_RATE_LIMIT='5 per fortnight' is not"),
+        ({"RATELIMIT_STORAGE_URI": "memcached://x"}, "memory://, redis:// or rediss://"),
+    ],
+)
+def test_malformed_rate_limit_settings_refuse_to_start(setting, message):
+    from app import create_app
+
+    with pytest.raises(ConfigError, match=message):
+        create_app({"BASTION_CONFIG": "testing", **setting})

@@ -111,8 +111,8 @@ def test_500_is_logged_with_the_request_id(failing, caplog):
     assert records[0].exc_info[0] is RuntimeError
 
 
-def test_missing_error_template_falls_back_to_a_builtin_page(failing, html, monkeypatch):
-    monkeypatch.setattr("flask_bastion.errors.ERROR_TEMPLATE", "errors/missing.html")
+@pytest.mark.settings(BASTION_ERROR_TEMPLATE="errors/missing.html")
+def test_missing_error_template_falls_back_to_a_builtin_page(failing, html):
     response = failing.post("/", headers=html)
     assert response.status_code == 405
     assert "<h1>Method Not Allowed</h1>" in response.get_data(as_text=True)

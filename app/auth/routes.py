@@ -18,10 +18,10 @@ from app.auth.login import (
     password_hasher,
     start_session,
 )
-from app.extensions import db, limiter
+from app.extensions import db
 from app.forms import form_status, normalize_email
 from app.models.user import User
-from flask_bastion import client_address, csrf_rerender
+from flask_bastion import client_address, csrf_rerender, limit
 from flask_bastion.redirects import safe_next_path
 
 logger = logging.getLogger("bastion.auth")
@@ -46,7 +46,7 @@ def _user_key() -> str:
 
 
 def _failed(response: Response) -> bool:
-    """Flask-Limiter ``deduct_when``: count the attempt unless it signed someone in.
+    """``deduct_when`` of the per-account limit: count the attempt unless it signed someone in.
 
     Decided by the view (``g.sign_in_succeeded``), not by the redirect's status
     code, which Flask is changing from 302 to 303.
@@ -66,7 +66,7 @@ def _redirect_after_sign_in() -> Response:
 
 
 @bp.route("/register", methods=["GET", "POST"])
-@limiter.limit(_register_limit, methods=["POST"], key_func=client_address, override_defaults=False)
+@limit(_register_limit, methods=["POST"], key_func=client_address)
 @csrf_rerender
 def register() -> Response | tuple[str, int]:
     """Create an account and sign in."""
@@ -96,14 +96,8 @@ def register() -> Response | tuple[str, int]:
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])
-@limiter.limit(_signin_limit, methods=["POST"], key_func=client_address, override_defaults=False)
-@limiter.limit(
-    _signin_limit,
-    methods=["POST"],
-    key_func=_account_key,
-    deduct_when=_failed,
-    override_defaults=False,
-)
+@limit(_signin_limit, methods=["POST"], key_func=client_address)
+@limit(_signin_limit, methods=["POST"], key_func=_account_key, deduct_when=_failed)
 @csrf_rerender
 def sign_in() -> Response | tuple[str, int]:
     """Sign in; the same message for an unknown email and a wrong password."""
@@ -161,7 +155,7 @@ def account() -> str:
 
 @bp.route("/account/password", methods=["GET", "POST"])
 @login_required
-@limiter.limit(_signin_limit, methods=["POST"], key_func=_user_key, override_defaults=False)
+@limit(_signin_limit, methods=["POST"], key_func=_user_key)
 @csrf_rerender
 def change_password() -> Response | tuple[str, int]:
     """Change the password (asks for the current one); signs out other sessions."""
@@ -184,7 +178,7 @@ def change_password() -> Response | tuple[str, int]:
 
 @bp.route("/account/delete", methods=["GET", "POST"])
 @login_required
-@limiter.limit(_signin_limit, methods=["POST"], key_func=_user_key, override_defaults=False)
+@limit(_signin_limit, methods=["POST"], key_func=_user_key)
 @csrf_rerender
 def delete_account() -> Response | tuple[str, int]:
     """Delete the account (soft delete, confirmed with the password), then sign out."""

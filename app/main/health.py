@@ -16,13 +16,13 @@ from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import text
 from werkzeug.wrappers import Response
 
-from app.extensions import db, limiter
-from flask_bastion import no_https_redirect
+from app.extensions import db
+from flask_bastion import exempt, no_https_redirect
 from flask_bastion.ratelimit import redis_url, uses_redis
 from flask_bastion.request_log import LOG_ERROR_ENVIRON_KEY
 
 bp = Blueprint("health", __name__)
-limiter.exempt(bp)
+exempt(bp)
 
 
 def _json(body: dict[str, Any], status: int = 200) -> Response:
