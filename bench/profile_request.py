@@ -55,8 +55,8 @@ STDLIB_KEPT = ("/logging/", "/gzip.py")  # standard library modules with a categ
 CATEGORIES: list[tuple[str, tuple[str, ...]]] = [
     ("rate limiting: Redis client I/O", ("/redis/",)),
     (
-        "rate limiting: Flask-Limiter, limits",
-        ("/flask_limiter/", "/limits/", "/flask_bastion/ratelimit.py", "/flask_bastion/storage.py"),
+        "rate limiting: flask_bastion.ratelimit, limits",
+        ("/limits/", "/flask_bastion/ratelimit.py"),
     ),
     ("compression (Flask-Compress, brotli)", ("/flask_compress/", "/brotli", "/gzip.py", "zstd")),
     ("templates (Jinja2, MarkupSafe)", ("/jinja2/", "/markupsafe/", "/app/templates/", ".html")),

@@ -80,8 +80,11 @@ def init_headers(app: Flask) -> Talisman:
 
     @app.after_request
     def _extra_headers(response: Response) -> Response:
+        headers = response.headers
         for name, value in EXTRA_HEADERS.items():
-            response.headers.setdefault(name, value)
+            # Plain assignment: Headers.setdefault looks the name up through a
+            # raised and caught KeyError, twice per request.
+            headers[name] = value
         return response
 
     return talisman
