@@ -302,3 +302,42 @@ def test_two_limits_cost_one_redis_round_trip_per_request(redis_url, monkeypatch
     commands.clear()
     client.get("/healthz")
     assert commands == [], "health checks cost no Redis round trip"
+
+
+def test_failed_sign_ins_are_counted_per_account_in_redis(redis_url, monkeypatch):
+    """``deduct_when``: read in the request's one round trip, added in a second only on failure."""
+    from app.extensions import db
+    from tests.conftest import make_app
+    from tests.test_auth import PASSWORD, make_user, sign_in
+
+    settings = {**redis_settings(redis_url), "RATELIMIT_DEFAULT": "1000 per second"}
+    app = make_app(**settings)
+    with app.app_context():
+        db.create_all()
+    make_user(app)
+    commands: list[str] = []
+    original = redis.Redis.execute_command
+
+    def counting(self, *args, **options):
+        commands.append(str(args[0]))
+        return original(self, *args, **options)
+
+    monkeypatch.setattr(redis.Redis, "execute_command", counting)
+    results = []
+    for n in range(6):
+        client = app.test_client()
+        client.environ_base["REMOTE_ADDR"] = f"198.51.100.{n}"
+        client.get("/sign-in")  # the form and its token
+        commands.clear()
+        results.append((sign_in(client, password="wrong wrong wrong").status_code, len(commands)))
+    # The sign-in helper GETs the form, then POSTs: 1 round trip for the GET, and
+    # 1 + 1 for a failed POST (the deduction).  The refused 6th deducts nothing.
+    assert results == [(422, 3)] * 5 + [(429, 2)]
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = "198.51.100.99"
+    assert sign_in(client, password=PASSWORD).status_code == 429, "the account is throttled"
+    keys = redis.Redis.from_url(redis_url).keys(f"*{settings['RATELIMIT_KEY_PREFIX']}*")
+    ttls = [redis.Redis.from_url(redis_url).ttl(key) for key in keys]
+    assert ttls
+    assert all(0 < ttl <= 3600 for ttl in ttls), "every counter expires"
+    redis.Redis.from_url(redis_url).delete(*keys)
