@@ -3,16 +3,19 @@
 Flask builds a new ``URLSafeTimedSerializer`` on every request, even when
 the request has no session cookie.  :class:`CachedSerializerSessionInterface`
 keeps one per ``(SECRET_KEY, SECRET_KEY_FALLBACKS)`` pair, so key rotation
-still takes effect at once.  Everything else (signing, cookie flags, expiry)
-is Flask's own ``SecureCookieSessionInterface``.
+still takes effect at once.  A request without a session cookie (every
+first visit, every health probe) gets a new empty session without Flask's
+lookup, which raises and catches a ``KeyError`` for a missing cookie.
+Everything else (signing, cookie flags, expiry) is Flask's own
+``SecureCookieSessionInterface``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask
-from flask.sessions import SecureCookieSessionInterface
+from flask import Flask, Request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from itsdangerous import URLSafeTimedSerializer
 
 
@@ -30,3 +33,15 @@ class CachedSerializerSessionInterface(SecureCookieSessionInterface):
             self._serializer = super().get_signing_serializer(app)
             self._cache_key = key
         return self._serializer
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        """Flask's session for ``request``; an empty one at once when it has no cookie.
+
+        :returns: ``None`` without a ``SECRET_KEY`` (Flask then refuses to
+            write to the session, as it always does).
+        """
+        if self.get_cookie_name(app) not in request.cookies:
+            if self.get_signing_serializer(app) is None:
+                return None
+            return self.session_class()
+        return super().open_session(app, request)
