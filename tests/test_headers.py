@@ -60,6 +60,32 @@ def test_nonce_is_long_unique_per_response_and_on_every_script(client):
     assert len(nonces) == 5
 
 
+def test_a_response_without_a_template_script_gets_the_policy_without_a_nonce(client):
+    health = client.get("/healthz")
+    directives = csp_directives(health)
+    assert directives["script-src"] == ["'self'"], "no nonce where nothing asked for one"
+    assert directives == {**csp_directives(client.get("/")), "script-src": ["'self'"]}
+
+
+@pytest.mark.settings(CSP_REPORT_URI="https://reports.example/csp")
+def test_csp_report_uri_is_appended(client):
+    assert csp_directives(client.get("/"))["report-uri"] == ["https://reports.example/csp"]
+
+
+def test_content_security_policy_puts_the_nonce_in_each_chosen_directive():
+    from flask_bastion.headers import ContentSecurityPolicy
+
+    policy = ContentSecurityPolicy(
+        {"default-src": "'self'", "script-src": "'self'", "style-src": ["'self'", "data:"]},
+        nonce_in=("script-src", "style-src"),
+    )
+    assert policy.header(None) == "default-src 'self'; script-src 'self'; style-src 'self' data:"
+    assert policy.header("abc") == (
+        "default-src 'self'; script-src 'self' 'nonce-abc'; style-src 'self' data: 'nonce-abc'"
+    )
+    assert ContentSecurityPolicy({"img-src": "'self'"}).header("abc") == "img-src 'self'"
+
+
 def test_templates_have_no_inline_handlers_styles_or_scripts(client):
     for path in ("/", "/about", "/privacy", "/cookies", "/contact", "/missing"):
         page = client.get(path).get_data(as_text=True)
