@@ -115,3 +115,27 @@ def test_one_extension_object_serves_two_apps_with_their_own_settings():
         assert [strict.test_client().get("/").status_code for _ in range(2)] == [200, 429]
         assert [lenient.test_client().get("/").status_code for _ in range(2)] == [200, 200]
     assert strict.extensions["bastion"] is lenient.extensions["bastion"] is bastion
+
+
+def test_path_prefix_and_request_log_in_a_bare_app(caplog):
+    app = Flask("prefixed")
+    app.config.update(SECRET_KEY="p" * 64, PATH_PREFIX="/app", FORCE_HTTPS=False)
+
+    @app.get("/where")
+    def where() -> str:
+        from flask import url_for
+
+        return url_for("where")
+
+    Bastion(app)
+    client = app.test_client()
+    with caplog.at_level("INFO", logger="bastion.request"):
+        response = client.get("/app/where", headers={"X-Request-ID": "adopted-0001"})
+    assert response.get_data(as_text=True) == "/app/where"
+    assert response.headers["X-Request-ID"] == "adopted-0001"
+    [line] = [r.getMessage() for r in caplog.records if r.name == "bastion.request"]
+    assert '"request_id":"adopted-0001"' in line
+    assert '"path":"/app/where"' in line
+    assert client.get("/appwhere").status_code == 404, "/appwhere is not under /app"
+    # A proxy that strips the prefix sends /where: the app still builds /app/ URLs.
+    assert client.get("/where").get_data(as_text=True) == "/app/where"
