@@ -43,7 +43,7 @@ from typing import Any, TypeVar
 from flask import Flask, Response, current_app, g, request
 from limits import RateLimitItem, parse_many
 from limits.storage import MemoryStorage
-from werkzeug.exceptions import TooManyRequests
+from werkzeug.exceptions import ServiceUnavailable, TooManyRequests
 
 logger = logging.getLogger("bastion.security")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -251,7 +251,7 @@ class RedisCounters:
     def hit(self, hits: Sequence[Hit]) -> list[tuple[int, float]]:
         """Add each hit in one round trip; ``(count, reset_at)`` for each.
 
-        :raises redis.RedisError: when Redis fails.
+        :raises redis.RedisError: when Redis fails (refused, timed out, any error).
         """
         args: list[int] = []
         for item in hits:
@@ -460,7 +460,7 @@ class RateLimiter:
                 meta.append((item, declared_limit.deduct_when))
         if not hits:
             return
-        counts = self.counters.hit(hits)
+        counts = self.count(hits)
         counted = [
             Counted(item, count, reset_at, deduct_when, hit.key)
             for (item, deduct_when), (count, reset_at), hit in zip(meta, counts, hits, strict=True)
@@ -477,6 +477,20 @@ class RateLimiter:
                 retry_after=retry_after(worst.reset_at),  # type: ignore[call-arg]
             )
         g.rate_limit = min(counted, key=lambda c: (c.remaining, -c.reset_at))
+
+    def count(self, hits: Sequence[Hit]) -> list[tuple[int, float]]:
+        """Add ``hits`` to their counters; ``(count, reset_at)`` for each.
+
+        :raises werkzeug.exceptions.ServiceUnavailable: when the storage fails
+            and there is no in-memory fallback
+            (``RATELIMIT_IN_MEMORY_FALLBACK_ENABLED`` off): a 503 with
+            ``Retry-After``, never a 500; the error is logged.
+        """
+        try:
+            return self.counters.hit(hits)
+        except getattr(self.counters, "errors", ()) as error:
+            logger.error("rate-limit storage failed (%s); answering 503", type(error).__name__)
+            raise ServiceUnavailable(retry_after=1) from None  # type: ignore[call-arg]
 
     def _key(self, item: RateLimitItem, scope: str, endpoint: str, key: str) -> str:
         return item.key_for(self.prefix, scope, endpoint, key)
@@ -497,7 +511,10 @@ class RateLimiter:
             ]
         )
         if deduct:
-            self.counters.hit(deduct)
+            try:
+                self.counters.hit(deduct)
+            except getattr(self.counters, "errors", ()) as error:  # the answer is ready: keep it
+                logger.error("rate-limit storage failed (%s); not counted", type(error).__name__)
         current: Counted | None = g.get("rate_limit")
         if self.headers_enabled and current is not None:
             response.headers["X-RateLimit-Limit"] = str(current.item.amount)

@@ -341,3 +341,22 @@ def test_failed_sign_ins_are_counted_per_account_in_redis(redis_url, monkeypatch
     assert ttls
     assert all(0 < ttl <= 3600 for ttl in ttls), "every counter expires"
     redis.Redis.from_url(redis_url).delete(*keys)
+
+
+def test_without_the_fallback_a_redis_outage_is_a_503_not_a_500(caplog):
+    from tests.conftest import make_app
+
+    with socket_closed_port() as port:
+        settings = {
+            **redis_settings(f"redis://127.0.0.1:{port}/0"),
+            "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": False,
+            "RATELIMIT_STORAGE_OPTIONS": {"socket_connect_timeout": 0.2},
+        }
+        client = make_app(**settings).test_client()
+        with caplog.at_level(logging.ERROR, logger="bastion.security"):
+            response = client.get("/about", headers={"Accept": "text/html"})
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "1"
+    assert "temporarily unavailable" in response.get_data(as_text=True)
+    assert any("rate-limit storage failed" in r.getMessage() for r in caplog.records)
+    assert client.get("/healthz").status_code == 200, "exempt routes don't need Redis"
