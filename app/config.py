@@ -19,8 +19,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from flask_bastion.counters import uses_redis
 from flask_bastion.defaults import SecurityDefaults
-from flask_bastion.ratelimit import parse_limits, uses_redis
+from flask_bastion.ratelimit import parse_limits
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_PATH = PROJECT_ROOT / "instance"

@@ -154,7 +154,7 @@ def test_falls_back_to_memory_when_redis_fails_mid_flight(redis_url, caplog):
 
 
 def test_limits_return_to_redis_within_a_second_of_it_answering(redis_url, caplog, monkeypatch):
-    from flask_bastion.ratelimit import FallbackCounters
+    from flask_bastion.counters import FallbackCounters
     from tests.conftest import make_app
 
     now = [1000.0]
@@ -191,7 +191,7 @@ def test_limits_return_to_redis_within_a_second_of_it_answering(redis_url, caplo
 
 
 def test_fallback_counters_count_in_memory_while_redis_is_down():
-    from flask_bastion.ratelimit import FallbackCounters, Hit, RedisCounters
+    from flask_bastion.counters import FallbackCounters, Hit, RedisCounters
 
     with socket_closed_port() as port:
         counters = FallbackCounters(

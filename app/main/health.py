@@ -18,7 +18,7 @@ from werkzeug.wrappers import Response
 
 from app.extensions import db
 from flask_bastion import exempt, no_https_redirect
-from flask_bastion.ratelimit import redis_url, uses_redis
+from flask_bastion.counters import redis_url, uses_redis
 from flask_bastion.request_log import LOG_ERROR_ENVIRON_KEY
 
 bp = Blueprint("health", __name__)
