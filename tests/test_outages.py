@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 import logging
 
+import psycopg
 import pytest
 from sqlalchemy import make_url
 
+from app.config import ProductionConfig
 from app.extensions import db
 from tests.conftest import make_app
 from tests.helpers import problem
@@ -32,8 +34,8 @@ class Outage:
         proxied = url.set(host="127.0.0.1", port=self.port)
         self.app = make_app(
             SQLALCHEMY_DATABASE_URI=proxied.render_as_string(hide_password=False),
-            # As in production: connections that died while idle are replaced.
-            SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+            # As in production (no pool_pre_ping: the first failure invalidates the pool).
+            SQLALCHEMY_ENGINE_OPTIONS=ProductionConfig.SQLALCHEMY_ENGINE_OPTIONS,
         )
 
     def cut(self) -> None:
@@ -53,6 +55,7 @@ def outage(postgres_url):
     state.restore()
     with state.app.app_context():
         db.session.remove()
+        db.engine.dispose()  # the pooled connections went through the cut proxy
         db.drop_all()
         db.engine.dispose()
     state.proxy.stop()
@@ -152,3 +155,65 @@ def test_a_connection_lost_after_the_view_keeps_the_response(outage, caplog):
     assert "database connection lost while closing" in line.getMessage()
     outage.restore()
     assert client.get("/readyz").status_code == 200
+
+
+# --- a pooled connection that died: one request fails, the pool reconnects ----------
+
+
+@pytest.fixture
+def production_pool_app(postgres_url):
+    """An app on the real PostgreSQL with production's engine options (no pre-ping)."""
+    app = make_app(
+        SQLALCHEMY_DATABASE_URI=postgres_url,
+        SQLALCHEMY_ENGINE_OPTIONS=ProductionConfig.SQLALCHEMY_ENGINE_OPTIONS,
+    )
+    with app.app_context():
+        db.create_all()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.drop_all()
+        db.engine.dispose()
+
+
+def terminate_backends(app) -> int:
+    """``pg_terminate_backend`` every other connection to the app's database; how many."""
+    url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        rows = admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchall()
+    return len(rows)
+
+
+def test_terminated_backends_cost_one_503_then_the_pool_reconnects(production_pool_app, html):
+    """Without ``pool_pre_ping`` a dead pooled connection fails one request, never a 500.
+
+    SQLAlchemy recognises the disconnect and invalidates the whole pool, so
+    the connections that died with it are never handed out again.
+    """
+    app = production_pool_app
+    with app.app_context():
+        assert "pool_pre_ping" not in app.config["SQLALCHEMY_ENGINE_OPTIONS"]
+        # Three idle connections in the pool, all about to die.
+        held = [db.engine.connect() for _ in range(3)]
+        for connection in held:
+            connection.close()
+        assert db.engine.pool.checkedin() == 3
+    make_user(app)
+    signed_in = app.test_client()
+    assert sign_in(signed_in).status_code == 302
+    assert signed_in.get("/account", headers=html).status_code == 200
+    assert terminate_backends(app) >= 3
+
+    first = signed_in.get("/account", headers=html)
+    assert first.status_code == 503, "the one request that meets a dead connection"
+    assert first.headers["Retry-After"] == "5"
+    anonymous = app.test_client()
+    for _ in range(5):  # more requests than the pool held dead connections
+        assert anonymous.get("/stories/", headers=html).status_code == 200
+        response = signed_in.get("/account", headers=html)
+        assert response.status_code == 200
+        assert "Ada" in response.get_data(as_text=True), "still signed in"
