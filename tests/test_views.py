@@ -213,7 +213,7 @@ def test_story_list_runs_the_same_queries_whatever_the_authors(app, authors):
     client.get("/stories/")  # warm-up
     with count_queries(app) as statements:
         assert client.get("/stories/").status_code == 200
-    assert len(statements) == 2, statements  # the page's rows with authors, the capped count
+    assert len(statements) == 1, statements  # the page's rows with authors and the capped count
 
 
 def test_story_page_is_one_query(app):
@@ -233,7 +233,7 @@ def test_signed_in_pages_add_only_the_user_lookup(app):
     sign_in(client)
     with count_queries(app) as statements:
         client.get("/stories/mine")
-    assert len(statements) == 3  # the account, the rows, the count
+    assert len(statements) == 2  # the account, the rows with the count
 
 
 def test_profile_is_two_queries_however_many_stories(app):
@@ -363,3 +363,34 @@ def test_an_author_partly_loaded_by_the_list_still_signs_in_and_out(app):
     page = client.get("/stories/").get_data(as_text=True)
     assert "Mine" in page
     assert 'href="/account"' not in page, "signed out by the newer session version"
+
+
+def test_an_empty_list_is_one_statement_and_counts_nothing(app):
+    client = app.test_client()
+    client.get("/stories/")  # warm-up
+    with count_queries(app) as statements:
+        page = client.get("/stories/")
+    assert page.status_code == 200
+    assert "No stories yet" in page.get_data(as_text=True)
+    assert len(statements) == 1
+    assert client.get("/stories/?page=2").status_code == 404
+
+
+def test_the_count_follows_the_statement_s_include_deleted(app):
+    """The trash counts deleted rows (the count is part of the rows' statement)."""
+    from app.stories.routes import deleted_stories
+
+    [author] = many_authors(app, 1)
+    make_many(app, author, 24)
+    with app.app_context():
+        for story in db.session.scalars(select(Story)).all():
+            story.soft_delete()
+        db.session.commit()
+        with app.test_request_context("/"):
+            statement = deleted_stories().order_by(Story.id)
+            trash = Pagination.query(db.session, statement, page=1, per_page=10)
+            assert (len(trash.items), trash.total, trash.pages, trash.has_next) == (10, 25, 3, True)
+            live = Pagination.query(
+                db.session, select(Story).order_by(Story.id), page=1, per_page=10
+            )
+            assert (live.items, live.total, live.pages) == ([], 0, 1)

@@ -31,7 +31,7 @@ class ListView(ModelView):
     pagination_class: ClassVar[type[Pagination]] = Pagination
 
     def paginate(self, statement: Select[Any]) -> Pagination:
-        """The ``?page=`` page of ``statement``: two statements, the rows and the capped count.
+        """The ``?page=`` page of ``statement``: one statement, the rows with the capped count.
 
         :raises werkzeug.exceptions.NotFound: for a bad or empty page number.
         """
