@@ -9,7 +9,6 @@ from contextlib import contextmanager
 import pytest
 import time_machine
 from sqlalchemy import event, select
-from sqlalchemy import inspect as sqlalchemy_inspect
 from werkzeug.exceptions import NotFound
 
 from app.extensions import db
@@ -324,45 +323,6 @@ def test_expired_token_on_the_story_form_keeps_the_text(app):
     with app.app_context():
         assert db.session.scalars(select(User)).first() is not None
         assert db.session.scalar(select(Story)) is None
-
-
-# --- what the story pages read of an author -----------------------------------
-
-
-def test_story_list_reads_no_password_hash(app):
-    many_authors(app, 3)
-    client = app.test_client()
-    with count_queries(app) as statements:
-        page = client.get("/stories/").get_data(as_text=True)
-    assert "Writer 02" in page
-    assert not any("password_hash" in statement for statement in statements), statements
-    with app.test_request_context("/stories/"):
-        from app.stories.routes import StoryList
-
-        view = StoryList()
-        stories = view.paginate(view.get_query()).items
-        authors = {story.author for story in stories}
-        assert len(authors) == 3
-        for author in authors:
-            assert {"password_hash", "email"} <= sqlalchemy_inspect(author).unloaded
-
-
-def test_an_author_partly_loaded_by_the_list_still_signs_in_and_out(app):
-    """The list may load the signed-in author first (only its shown columns):
-    the user loader then reads the rest, and a newer session version still signs out."""
-    author = make_user(app)
-    make_story(app, author, title="Mine")
-    client = app.test_client()
-    assert sign_in(client).status_code == 302
-    page = client.get("/stories/").get_data(as_text=True)
-    assert "Mine" in page
-    assert 'href="/account"' in page, "signed in"
-    with app.app_context():
-        db.session.get(User, author).session_version += 1
-        db.session.commit()
-    page = client.get("/stories/").get_data(as_text=True)
-    assert "Mine" in page
-    assert 'href="/account"' not in page, "signed out by the newer session version"
 
 
 def test_an_empty_list_is_one_statement_and_counts_nothing(app):

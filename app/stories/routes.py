@@ -28,22 +28,13 @@ from app.views import (
     UpdateView,
 )
 
-#: What story pages show of an author; the rest of the row (the password
-#: hash among it) is not read for them.
-AUTHOR_COLUMNS = (User.id, User.display_name)
-
 
 def with_author(statement: Select[Any]) -> Select[Any]:
     """Join the (live) author and load it with the story: no query per author.
 
-    The inner join also hides the stories of deleted accounts.  Only
-    :data:`AUTHOR_COLUMNS` of the author are loaded; an account already in
-    the session (the signed-in user) is not touched, and any other column
-    of a partly loaded one is read from the database when first used.
+    The inner join also hides the stories of deleted accounts.
     """
-    return statement.join(Story.author).options(
-        contains_eager(Story.author).load_only(*AUTHOR_COLUMNS)
-    )
+    return statement.join(Story.author).options(contains_eager(Story.author))
 
 
 def newest_first(statement: Select[Any]) -> Select[Any]:
