@@ -151,12 +151,7 @@ class Config(SecurityDefaults):
 
     # --- database -------------------------------------------------------
     SQLALCHEMY_DATABASE_URI = f"sqlite:///{INSTANCE_PATH / 'bastion.db'}"
-    # No pool_pre_ping: it cost a round trip on every checkout.  A pooled
-    # connection that died (database restarted, backend terminated) fails the
-    # one request that uses it: SQLAlchemy sees the disconnect, invalidates
-    # every connection of the pool, and app.outages answers that request 503;
-    # the next ones connect afresh (tests/test_outages.py).
-    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {}
+    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": True}
     SQLALCHEMY_TRACK_MODIFICATIONS = False
 
     # --- sessions and cookies (Flask docs, "Security Considerations") ---
