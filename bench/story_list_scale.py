@@ -282,6 +282,7 @@ class StatementLog:
 
 def make_app(url: str):
     from app import create_app
+    from app.config import ProductionConfig
 
     return create_app(
         {
@@ -289,7 +290,7 @@ def make_app(url: str):
             "SECRET_KEY": secrets.token_hex(32),
             "TRUSTED_HOSTS": ["localhost"],
             "SQLALCHEMY_DATABASE_URI": url,
-            "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+            "SQLALCHEMY_ENGINE_OPTIONS": ProductionConfig.SQLALCHEMY_ENGINE_OPTIONS,
             "RATELIMIT_ENABLED": False,
             "FORCE_HTTPS": False,
             "LOG_LEVEL": "WARNING",

@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 import logging
 
+import psycopg
 import pytest
 from sqlalchemy import make_url
 
+from app.config import ProductionConfig
 from app.extensions import db
 from tests.conftest import make_app
 from tests.helpers import problem
@@ -33,7 +35,7 @@ class Outage:
         self.app = make_app(
             SQLALCHEMY_DATABASE_URI=proxied.render_as_string(hide_password=False),
             # As in production: connections that died while idle are replaced.
-            SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+            SQLALCHEMY_ENGINE_OPTIONS=ProductionConfig.SQLALCHEMY_ENGINE_OPTIONS,
         )
 
     def cut(self) -> None:
@@ -152,3 +154,58 @@ def test_a_connection_lost_after_the_view_keeps_the_response(outage, caplog):
     assert "database connection lost while closing" in line.getMessage()
     outage.restore()
     assert client.get("/readyz").status_code == 200
+
+
+# --- pooled connections that died while idle ------------------------------------------
+
+
+@pytest.fixture
+def production_pool_app(postgres_url):
+    """An app on the real PostgreSQL with production's engine options."""
+    app = make_app(
+        SQLALCHEMY_DATABASE_URI=postgres_url,
+        SQLALCHEMY_ENGINE_OPTIONS=ProductionConfig.SQLALCHEMY_ENGINE_OPTIONS,
+    )
+    with app.app_context():
+        db.create_all()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.drop_all()
+        db.engine.dispose()
+
+
+def terminate_backends(app) -> int:
+    """``pg_terminate_backend`` every other connection to the app's database; how many."""
+    url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        rows = admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchall()
+    return len(rows)
+
+
+def test_terminated_backends_are_replaced_without_a_failed_request(production_pool_app, html):
+    """Pooled connections whose backends were terminated (a database restart, say)
+    cost no request: production's ``pool_pre_ping`` replaces them at checkout."""
+    app = production_pool_app
+    with app.app_context():
+        # Three idle connections in the pool, all about to die.
+        held = [db.engine.connect() for _ in range(3)]
+        for connection in held:
+            connection.close()
+        assert db.engine.pool.checkedin() == 3
+    make_user(app)
+    signed_in = app.test_client()
+    assert sign_in(signed_in).status_code == 302
+    assert signed_in.get("/account", headers=html).status_code == 200
+    assert terminate_backends(app) >= 3
+
+    anonymous = app.test_client()
+    for _ in range(5):  # more requests than the pool held dead connections
+        response = signed_in.get("/account", headers=html)
+        assert response.status_code == 200
+        assert "Ada" in response.get_data(as_text=True), "still signed in"
+        assert anonymous.get("/stories/", headers=html).status_code == 200

@@ -212,7 +212,7 @@ def test_story_list_runs_the_same_queries_whatever_the_authors(app, authors):
     client.get("/stories/")  # warm-up
     with count_queries(app) as statements:
         assert client.get("/stories/").status_code == 200
-    assert len(statements) == 2, statements  # the page's rows with authors, the capped count
+    assert len(statements) == 1, statements  # the page's rows with authors and the capped count
 
 
 def test_story_page_is_one_query(app):
@@ -232,7 +232,7 @@ def test_signed_in_pages_add_only_the_user_lookup(app):
     sign_in(client)
     with count_queries(app) as statements:
         client.get("/stories/mine")
-    assert len(statements) == 3  # the account, the rows, the count
+    assert len(statements) == 2  # the account, the rows with the count
 
 
 def test_profile_is_two_queries_however_many_stories(app):
@@ -323,3 +323,105 @@ def test_expired_token_on_the_story_form_keeps_the_text(app):
     with app.app_context():
         assert db.session.scalars(select(User)).first() is not None
         assert db.session.scalar(select(Story)) is None
+
+
+def test_an_empty_list_is_one_statement_and_counts_nothing(app):
+    client = app.test_client()
+    client.get("/stories/")  # warm-up
+    with count_queries(app) as statements:
+        page = client.get("/stories/")
+    assert page.status_code == 200
+    assert "No stories yet" in page.get_data(as_text=True)
+    assert len(statements) == 1
+    assert client.get("/stories/?page=2").status_code == 404
+
+
+def test_the_count_follows_the_statement_s_include_deleted(app):
+    """The trash counts deleted rows (the count is part of the rows' statement)."""
+    from app.stories.routes import deleted_stories
+
+    [author] = many_authors(app, 1)
+    make_many(app, author, 24)
+    with app.app_context():
+        for story in db.session.scalars(select(Story)).all():
+            story.soft_delete()
+        db.session.commit()
+        with app.test_request_context("/"):
+            statement = deleted_stories().order_by(Story.id)
+            trash = Pagination.query(db.session, statement, page=1, per_page=10)
+            assert (len(trash.items), trash.total, trash.pages, trash.has_next) == (10, 25, 3, True)
+            live = Pagination.query(
+                db.session, select(Story).order_by(Story.id), page=1, per_page=10
+            )
+            assert (live.items, live.total, live.pages) == ([], 0, 1)
+
+
+# --- list pages read outside a transaction (PostgreSQL) ----------------------------
+
+
+@pytest.fixture
+def pg_app(postgres_url):
+    """An app on the real PostgreSQL, with production's engine options."""
+    from app.config import ProductionConfig
+    from tests.conftest import make_app
+
+    application = make_app(
+        SQLALCHEMY_DATABASE_URI=postgres_url,
+        SQLALCHEMY_ENGINE_OPTIONS=ProductionConfig.SQLALCHEMY_ENGINE_OPTIONS,
+    )
+    with application.app_context():
+        db.create_all()
+    yield application
+    with application.app_context():
+        db.session.remove()
+        db.drop_all()
+        db.engine.dispose()
+
+
+@contextmanager
+def autocommit_per_statement(app):
+    """Whether the driver connection was in autocommit mode, for each statement run."""
+    modes: list[bool] = []
+
+    def record(conn, cursor, statement, *args):
+        modes.append(conn.connection.dbapi_connection.autocommit)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield modes
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+@pytest.mark.postgres
+def test_anonymous_list_reads_without_begin_and_the_pool_gets_transactions_back(pg_app):
+    app = pg_app
+    many_authors(app, 3)
+    client = app.test_client()
+    with autocommit_per_statement(app) as modes:
+        assert client.get("/stories/").status_code == 200
+    assert modes == [True], "one SELECT, no BEGIN/ROLLBACK round trips"
+    # The connection went back to the pool in its normal mode: a write that is
+    # rolled back leaves nothing behind.
+    with app.app_context():
+        with db.engine.connect() as connection:
+            assert connection.connection.dbapi_connection.autocommit is False
+            assert connection.get_isolation_level() == "READ COMMITTED"
+        db.session.add(Story(title="Never kept", body=BODY, published=True, author_id=1))
+        db.session.flush()
+        db.session.rollback()
+        assert db.session.scalar(select(Story).where(Story.title == "Never kept")) is None
+
+
+@pytest.mark.postgres
+def test_signed_in_lists_stay_in_the_request_s_transaction(pg_app):
+    app = pg_app
+    many_authors(app, 2)
+    make_user(app)
+    client = app.test_client()
+    assert sign_in(client).status_code == 302
+    with autocommit_per_statement(app) as modes:
+        assert client.get("/stories/mine").status_code == 200
+    assert modes == [False, False], "the account, then the rows: one transaction"

@@ -29,12 +29,23 @@ class ListView(ModelView):
     count_limit: ClassVar[int] = 1000
     #: The class that runs the page's statements.
     pagination_class: ClassVar[type[Pagination]] = Pagination
+    #: Read the page outside a transaction when none is open yet (see :meth:`paginate`);
+    #: set it to ``False`` for a list whose request also writes.
+    read_without_transaction: ClassVar[bool] = True
 
     def paginate(self, statement: Select[Any]) -> Pagination:
-        """The ``?page=`` page of ``statement``: two statements, the rows and the capped count.
+        """The ``?page=`` page of ``statement``: one statement, the rows with the capped count.
+
+        When the request has not opened a transaction yet (an anonymous visitor:
+        nothing was read before), the page is read on a connection in autocommit
+        mode: one ``SELECT`` is as consistent on its own as in a transaction, and
+        the ``BEGIN`` and ``ROLLBACK`` round trips are saved.  The connection's
+        isolation level is restored when the request's session closes.
 
         :raises werkzeug.exceptions.NotFound: for a bad or empty page number.
         """
+        if self.read_without_transaction and not db.session().in_transaction():
+            db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         return self.pagination_class.query(
             db.session,
             statement,

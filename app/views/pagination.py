@@ -4,7 +4,9 @@
 whether a next page exists) and counts matching rows only up to a cap
 (``count_limit``), so the first pages of a 100,000-row table cost about
 what they cost at 100 rows: a full ``COUNT(*)`` would not.  Beyond the cap
-the page shows "more" instead of a last page number.
+the page shows "more" instead of a last page number.  Rows and count are
+one statement: the count is a scalar subquery, a last column of every row
+(an empty page has nothing to count).
 
 Rules for ``?page=``: a whole number from 1; anything else (``0``, ``-1``,
 ``abc``) or a page past the end is a 404, as Flask-SQLAlchemy's
@@ -87,18 +89,24 @@ class Pagination:
         """
         if (page - 1) * per_page >= count_limit and page != 1:
             abort(404)
-        rows = session.scalars(statement.limit(per_page + 1).offset((page - 1) * per_page))
-        items = list(rows.unique())
-        has_next = len(items) > per_page and page * per_page < count_limit
-        items = items[:per_page]
-        if not items and page != 1:
-            abort(404)
         counted = (
             statement.with_only_columns(*statement.selected_columns[:1], maintain_column_froms=True)
             .order_by(None)
             .limit(count_limit + 1)
         )
-        total = session.scalar(select(func.count()).select_from(counted.subquery())) or 0
+        # One statement: the capped count rides along as a last column (an
+        # uncorrelated subquery, computed once), so a page is one round trip.
+        count = select(func.count()).select_from(counted.subquery()).scalar_subquery()
+        rows = session.execute(
+            statement.add_columns(count).limit(per_page + 1).offset((page - 1) * per_page)
+        )
+        found = rows.unique().all()
+        items = [row[0] for row in found]
+        has_next = len(items) > per_page and page * per_page < count_limit
+        items = items[:per_page]
+        if not items and page != 1:
+            abort(404)
+        total = found[0][-1] if found else 0
         return cls(
             items=items,
             page=page,
