@@ -261,7 +261,6 @@ class SecurityAudit:
                 "set PASSWORD_MIN_LENGTH=12",
             )
 
-
     # --- vulnerability reports (RFC 9116) --------------------------------------
 
     def check_security_contact(self) -> Iterator[Finding]:

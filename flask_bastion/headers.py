@@ -113,7 +113,8 @@ def init_headers(app: Flask) -> Talisman:
 
     Reads ``FORCE_HTTPS``, ``HSTS_*``, ``CONTENT_SECURITY_POLICY``,
     ``CSP_REPORT_URI``, ``PERMISSIONS_POLICY``, ``REFERRER_POLICY``,
-    ``CROSS_ORIGIN_RESOURCE_POLICY`` and ``SESSION_COOKIE_SECURE``.  The redirect is off in debug and testing.
+    ``CROSS_ORIGIN_RESOURCE_POLICY`` and ``SESSION_COOKIE_SECURE``.  The
+    redirect is off in debug and testing.
     The CSP is ours (:class:`ContentSecurityPolicy`), so Talisman gets none.
 
     :raises ValueError: when ``CROSS_ORIGIN_RESOURCE_POLICY`` is not one of

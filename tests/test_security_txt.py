@@ -67,7 +67,7 @@ def test_contacts_expiry_languages_policy_and_prefix_come_from_config(client):
 def test_a_malformed_expiry_refuses_to_start():
     with pytest.raises(ValueError, match="SECURITY_TXT_EXPIRES"):
         make_app(SECURITY_CONTACT="a@example.com", SECURITY_TXT_EXPIRES="2031-01-31")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="Invalid isoformat"):
         make_app(SECURITY_TXT_EXPIRES="next year")
 
 
