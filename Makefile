@@ -4,7 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 FLASK  := BASTION_CONFIG=development FLASK_APP=app $(BIN)/flask
 
-.PHONY: run test lint install install-dev assets db admin check-deploy bench bench-load lock clean
+.PHONY: run test lint install install-dev assets db admin check-deploy bench bench-load lock clean \
+	audit audit-tools observatory
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,21 +26,42 @@ $(VENV)/.installed-dev: requirements-dev.lock pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed-run
 install-dev: $(VENV)/.installed-dev
 
+# The scanners of `make audit` that come from PyPI (semgrep) live in a venv of
+# their own: semgrep pins click and wrapt below what the app runs with.
+AUDIT_VENV := .venv-audit
+$(AUDIT_VENV)/.installed: audit/requirements.lock
+	$(PYTHON) -m venv $(AUDIT_VENV)
+	$(AUDIT_VENV)/bin/python -m pip install --quiet --require-hashes --no-deps -r audit/requirements.lock
+	touch $@
+audit-tools: $(AUDIT_VENV)/.installed
+
+# The MDN HTTP Observatory (npm, pinned by audit/observatory/package-lock.json),
+# without its install scripts (they download the HSTS preload list; an empty
+# one is written instead). Without npm the Observatory tests skip (fail in CI).
+observatory: audit/observatory/node_modules/.installed
+audit/observatory/node_modules/.installed: audit/observatory/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  cd audit/observatory && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error \
+	  && echo '{}' > node_modules/@mdn/mdn-http-observatory/conf/hsts-preload.json \
+	  && touch node_modules/.installed; \
+	else echo "npm not found: the Observatory tests will be skipped (apt-get install nodejs npm)"; fi
+
 ## run: install, build assets, migrate SQLite, serve on http://127.0.0.1:5000
 run: install
 	$(FLASK) assets build
 	$(FLASK) db upgrade
 	$(FLASK) run --host 127.0.0.1 --port 5000 --debug
 
-## test: the whole suite with branch coverage, then ruff and bandit
-test: install-dev
+## test: the whole suite with branch coverage (deployment, Observatory and semgrep
+## included), then ruff and bandit
+test: install-dev audit-tools observatory
 	$(BIN)/python -m pytest --cov --cov-report=term
 	$(MAKE) lint
 
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/bandit --quiet -c pyproject.toml -r app flask_bastion wsgi.py
+	$(BIN)/bandit --quiet -c pyproject.toml -r app flask_bastion wsgi.py audit
 
 assets: install
 	$(FLASK) assets build
@@ -72,5 +94,11 @@ bench: install-dev
 bench-load: install-dev
 	$(BIN)/python bench/load.py
 
+## audit: semgrep, the Observatory on every page, sqlmap and wapiti against the
+## production stack on loopback (nginx, TLS, two instances, PostgreSQL, Redis);
+## prints the scores, exits non-zero below target (needs: apt-get install sqlmap wapiti)
+audit: install-dev audit-tools observatory
+	$(BIN)/python audit/run.py
+
 clean:
-	rm -rf $(VENV) app/static/dist .pytest_cache .ruff_cache .coverage htmlcov
+	rm -rf $(VENV) $(AUDIT_VENV) audit/observatory/node_modules app/static/dist .pytest_cache .ruff_cache .coverage htmlcov

@@ -149,6 +149,7 @@ def check(deploy: bool, proxies: int, processes: int | None) -> None:
     host trusted, proxy hop counts above the proxies present, SQLite,
     HTTPS or HSTS off, insecure cookies, assets not built, migrations
     behind) and exits 1 when it finds any, so a deploy pipeline can gate on it.
+    Warnings (no SECURITY_CONTACT for security.txt) are printed, exit 0.
     """
     from app.checks import DeploymentAudit
 
@@ -163,11 +164,13 @@ def check(deploy: bool, proxies: int, processes: int | None) -> None:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     findings = DeploymentAudit(app, proxies=proxies, processes=processes).run()
     click.echo(f"Deployment check of the {config['ENV_NAME']} configuration:")
+    problems = [finding for finding in findings if not finding.warning]
     for finding in findings:
-        click.echo(f"  FAIL {finding}")
-    if findings:
-        raise click.ClickException(f"{len(findings)} problem(s) found; fix them before deploying")
-    click.echo("  no problems found")
+        click.echo(f"  {'WARN' if finding.warning else 'FAIL'} {finding}")
+    if problems:
+        raise click.ClickException(f"{len(problems)} problem(s) found; fix them before deploying")
+    warnings = len(findings) - len(problems)
+    click.echo("  no problems found" + (f" ({warnings} warning(s))" if warnings else ""))
 
 
 @click.command("purge")

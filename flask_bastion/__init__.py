@@ -13,7 +13,8 @@ every unsafe request (Flask-WTF), compression (Flask-Compress), rate limits
 per client counted in Redis or memory (:mod:`flask_bastion.ratelimit`),
 strict proxy handling and a path prefix (:mod:`flask_bastion.proxy`),
 blocked scanner user agents, one JSON log line per request with a request
-id, and error pages as HTML or ``application/problem+json``.
+id, error pages as HTML or ``application/problem+json``, and
+``/.well-known/security.txt`` (RFC 9116) once ``SECURITY_CONTACT`` is set.
 
 This package imports Flask and libraries only, never the adopting app.
 Its error page is ``bastion/error.html`` (``BASTION_ERROR_TEMPLATE``); an app
@@ -43,6 +44,7 @@ from .headers import init_headers, no_https_redirect
 from .proxy import PathPrefixMiddleware, StrictProxyFix, normalize_prefix
 from .ratelimit import RateLimiter, client_address, exempt, init_ratelimit, limit
 from .request_log import RequestLogMiddleware
+from .security_txt import init_security_txt
 from .sessions import CachedSerializerSessionInterface
 from .user_agents import init_user_agents
 
@@ -88,7 +90,8 @@ class Bastion:
         CSRF post still counts against the limit).
 
         :raises ValueError: for a malformed ``RATELIMIT_DEFAULT``,
-            ``RATELIMIT_STORAGE_URI`` or ``BLOCKED_USER_AGENTS`` pattern.
+            ``RATELIMIT_STORAGE_URI``, ``BLOCKED_USER_AGENTS`` pattern,
+            ``CROSS_ORIGIN_RESOURCE_POLICY`` or ``SECURITY_TXT_EXPIRES``.
         """
         apply_defaults(app.config)
         if app.config.get("TRUSTED_HOSTS") == ["*"]:
@@ -102,6 +105,7 @@ class Bastion:
         self.init_csrf(app)
         Compress(app)
         init_errors(app)
+        init_security_txt(app)
         self.init_cookie_paths(app)
         self.init_wsgi_middleware(app)
         logger.debug("security layer ready")

@@ -45,11 +45,14 @@ class Finding:
     :param setting: the config key (or area) at fault, e.g. ``SECRET_KEY``.
     :param problem: what is wrong, in a sentence.
     :param fix: what to set or run instead.
+    :param warning: ``True`` for a gap that does not make the deployment
+        unsafe (printed as WARN; ``flask check --deploy`` still exits 0).
     """
 
     setting: str
     problem: str
     fix: str
+    warning: bool = False
 
     def __str__(self) -> str:
         return f"{self.setting}: {self.problem}\n    fix: {self.fix}"
@@ -257,6 +260,52 @@ class SecurityAudit:
                 "is under 8, NIST SP 800-63B's minimum",
                 "set PASSWORD_MIN_LENGTH=12",
             )
+
+    # --- vulnerability reports (RFC 9116) --------------------------------------
+
+    def check_security_contact(self) -> Iterator[Finding]:
+        """``SECURITY_CONTACT`` is set to a URI RFC 9116 allows; ``Expires`` is in the future.
+
+        An unset contact is a warning (``/.well-known/security.txt`` answers
+        404, so a finder has nowhere to report); an ``http://`` contact or a
+        malformed or past ``SECURITY_TXT_EXPIRES`` is a failure.
+        """
+        import datetime as dt
+
+        from .security_txt import invalid_contacts, parse_expires
+
+        contact = self.config.get("SECURITY_CONTACT")
+        if not contact:
+            yield Finding(
+                "SECURITY_CONTACT",
+                "is not set: /.well-known/security.txt answers 404, so whoever finds "
+                "a vulnerability has no address to report it to (RFC 9116)",
+                "set SECURITY_CONTACT=mailto:security@example.com (or an https:// form)",
+                warning=True,
+            )
+        for uri in invalid_contacts(contact):
+            yield Finding(
+                "SECURITY_CONTACT",
+                f"{uri!r} is not a mailto:, https:// or tel: URI (RFC 9116 section 2.5.3)",
+                "set SECURITY_CONTACT=mailto:security@example.com",
+            )
+        expires = self.config.get("SECURITY_TXT_EXPIRES")
+        if expires:
+            try:
+                when = parse_expires(str(expires))
+            except ValueError:
+                yield Finding(
+                    "SECURITY_TXT_EXPIRES",
+                    f"{expires!r} is not an RFC 3339 date-time with a zone",
+                    "set SECURITY_TXT_EXPIRES=2027-06-30T00:00:00Z, or remove it",
+                )
+                return
+            if when <= dt.datetime.now(dt.UTC):
+                yield Finding(
+                    "SECURITY_TXT_EXPIRES",
+                    "is in the past: readers must ignore an expired security.txt",
+                    "set a date less than a year ahead, or remove it (today + 180 days)",
+                )
 
 
 def default_processes() -> int:

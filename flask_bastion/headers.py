@@ -21,6 +21,11 @@ Added here:
 * ``Cross-Origin-Opener-Policy: same-origin``: the page gets its own browsing
   context group, so a cross-origin window it opens (or that opens it) can't
   reach it through ``window.opener`` (protects against XS-Leaks).
+* ``Cross-Origin-Resource-Policy`` (``CROSS_ORIGIN_RESOURCE_POLICY``,
+  default ``same-origin``; Fetch standard, "Cross-Origin-Resource-Policy
+  header"): a page of another site can't embed our responses (an image, a
+  script, a JSON answer) and so can't pull them into its own process to read
+  them through a side channel such as Spectre.  ``None`` sends no header.
 """
 
 from __future__ import annotations
@@ -33,6 +38,9 @@ from flask import Flask, Response, g
 from flask_talisman import Talisman
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: The values ``Cross-Origin-Resource-Policy`` may take (Fetch standard).
+CORP_VALUES = frozenset({"same-origin", "same-site", "cross-origin"})
 
 EXTRA_HEADERS = {
     "X-XSS-Protection": "0",
@@ -104,10 +112,13 @@ def init_headers(app: Flask) -> Talisman:
     """Bind a new :class:`Talisman` to ``app`` from its config.
 
     Reads ``FORCE_HTTPS``, ``HSTS_*``, ``CONTENT_SECURITY_POLICY``,
-    ``CSP_REPORT_URI``, ``PERMISSIONS_POLICY``, ``REFERRER_POLICY`` and
-    ``SESSION_COOKIE_SECURE``.  The redirect is off in debug and testing.
+    ``CSP_REPORT_URI``, ``PERMISSIONS_POLICY``, ``REFERRER_POLICY``,
+    ``CROSS_ORIGIN_RESOURCE_POLICY`` and ``SESSION_COOKIE_SECURE``.  The
+    redirect is off in debug and testing.
     The CSP is ours (:class:`ContentSecurityPolicy`), so Talisman gets none.
 
+    :raises ValueError: when ``CROSS_ORIGIN_RESOURCE_POLICY`` is not one of
+        :data:`CORP_VALUES` or ``None``.
     :returns: the Talisman instance, also stored as ``app.extensions["talisman"]``.
     """
     config = app.config
@@ -137,13 +148,22 @@ def init_headers(app: Flask) -> Talisman:
         config["CONTENT_SECURITY_POLICY"] or {}, report_uri=config["CSP_REPORT_URI"]
     )
     app.jinja_env.globals["csp_nonce"] = csp_nonce  # in place of Talisman's
+    extra_headers = dict(EXTRA_HEADERS)
+    corp = config["CROSS_ORIGIN_RESOURCE_POLICY"]
+    if corp:
+        if corp not in CORP_VALUES:
+            raise ValueError(
+                f"CROSS_ORIGIN_RESOURCE_POLICY must be one of {sorted(CORP_VALUES)} "
+                f"or None, got {corp!r}"
+            )
+        extra_headers["Cross-Origin-Resource-Policy"] = corp
 
     @app.after_request
     def _extra_headers(response: Response) -> Response:
         headers = response.headers
         if policy.plain:
             headers["Content-Security-Policy"] = policy.header(g.get("csp_nonce"))
-        for name, value in EXTRA_HEADERS.items():
+        for name, value in extra_headers.items():
             # Plain assignment: Headers.setdefault looks the name up through a
             # raised and caught KeyError, twice per request.
             headers[name] = value

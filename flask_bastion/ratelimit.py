@@ -23,6 +23,15 @@ Redis within about a second of it answering.  While it is down each process
 counts on its own: the effective limit is (processes x limit), the price of
 staying up; ``/readyz`` reports the outage.
 
+``OPTIONS`` requests that Flask answers itself (``provide_automatic_options``:
+an empty 200 with an ``Allow`` header; no view, database or session work)
+are not counted, like a 404 or 405 that matched no route.  A browser sends
+such a CORS preflight before a cross-origin request, and scanners send one
+per page: counting them would let the preflight eat the budget of the
+request it announces, for no protection (the answer costs less than the
+Redis round trip that would count it).  A view that handles ``OPTIONS``
+itself is counted like any other method.
+
 Answers: a refused request raises :class:`~werkzeug.exceptions.TooManyRequests`
 (429) with ``Retry-After`` in seconds (RFC 9110 section 10.2.3; RFC 6585
 section 4); every limited response carries ``X-RateLimit-Limit``,
@@ -240,6 +249,10 @@ class RateLimiter:
         """
         endpoint = request.endpoint
         if endpoint is None:  # 404 or 405: nothing to count per route
+            return
+        if request.method == "OPTIONS" and getattr(
+            request.url_rule, "provide_automatic_options", False
+        ):  # Flask answers it (Allow header); no view runs
             return
         exempt_route, declared = self._route(endpoint)
         if exempt_route:

@@ -362,3 +362,41 @@ def test_form_views_are_re_run_only_with_a_form_that_refuses_during_the_re_run()
     assert Safe.as_view("a").csrf_rerender is True
     assert Plain.as_view("b").csrf_rerender is False
     assert getattr(Remove.as_view("c"), "csrf_rerender", False) is False, "no form: never re-run"
+
+
+def remember_sign_in(app):
+    make_user(app)
+    client = app.test_client()
+    data = {"email": "ada@example.com", "password": PASSWORD, "remember": "y"}
+    data["csrf_token"] = csrf_token(client, f"{HTTPS}/sign-in")
+    response = client.post(f"{HTTPS}/sign-in", data=data, headers={"Referer": f"{HTTPS}/sign-in"})
+    assert response.status_code == 302
+    return client
+
+
+def test_sign_out_deletes_the_remember_me_cookie_with_its_flags(app):
+    client = remember_sign_in(app)
+    token = csrf_token(client, f"{HTTPS}/contact")
+    response = client.post(
+        f"{HTTPS}/sign-out", data={"csrf_token": token}, headers={"Referer": f"{HTTPS}/contact"}
+    )
+    assert response.status_code == 302
+    deletions = [c for c in response.headers.getlist("Set-Cookie") if c.startswith("remember_")]
+    assert len(deletions) == 1, deletions
+    for flag in ("Max-Age=0", "; Secure", "; HttpOnly", "; SameSite=Lax", "Path=/"):
+        assert flag in deletions[0]
+    # The browser drops its session cookie when it closes; the remember-me
+    # cookie must not sign it back in.
+    client.delete_cookie("session", domain="localhost")
+    assert client.get_cookie("remember_token", domain="localhost") is None
+    assert client.get(f"{HTTPS}/account").status_code == 302
+
+
+def test_an_anonymous_session_clears_remember_me_with_the_cookie_flags(app, client):
+    # Strong session protection clears remember-me on every anonymous session
+    # that holds something (here a flash message).
+    client.get("/account")
+    response = client.get("/sign-in", base_url=HTTPS)
+    deletions = [c for c in response.headers.getlist("Set-Cookie") if c.startswith("remember_")]
+    assert deletions, response.headers
+    assert all("; Secure" in c and "; HttpOnly" in c and "SameSite=Lax" in c for c in deletions)

@@ -36,6 +36,7 @@ SAFE = {
     "ARGON2_MEMORY_COST": 65536,
     "ARGON2_TIME_COST": 3,
     "PASSWORD_MIN_LENGTH": 12,
+    "SECURITY_CONTACT": "mailto:security@example.com",
 }
 
 
@@ -130,7 +131,13 @@ def test_a_clean_production_deployment_passes(tmp_path, postgres_url, redis_url)
     try:
         result = flask(env, "check", "--deploy")
         assert result.returncode == 0, result.stdout + result.stderr
-        assert "no problems found" in result.stdout
+        assert "no problems found (1 warning(s))" in result.stdout
+        assert "WARN SECURITY_CONTACT: is not set" in result.stdout
+        contact = {**env, "SECURITY_CONTACT": "security@example.com"}
+        result = flask(contact, "check", "--deploy")
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "WARN" not in result.stdout
+        assert "  no problems found\n" in result.stdout
         behind = flask({**env, "PROXY_FIX_X_FOR": "2"}, "check", "--deploy")
         assert behind.returncode == 1
         assert "PROXY_FIX_X_FOR: trusts 2 proxies but 1 stand in front" in behind.stdout

@@ -27,8 +27,10 @@ def nonce_of(response) -> str:
 
 def test_csp_has_every_strict_directive(client):
     directives = csp_directives(client.get("/"))
-    assert directives["default-src"] == ["'self'"]
+    assert directives["default-src"] == ["'none'"]
     assert directives["script-src"][0] == "'self'"
+    assert directives["font-src"] == ["'self'"]
+    assert directives["connect-src"] == ["'self'"]
     assert directives["object-src"] == ["'none'"]
     assert directives["base-uri"] == ["'none'"]
     assert directives["form-action"] == ["'self'"]
@@ -102,6 +104,7 @@ def test_other_security_headers(client):
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
     assert response.headers["Cross-Origin-Opener-Policy"] == "same-origin"
+    assert response.headers["Cross-Origin-Resource-Policy"] == "same-origin"
     assert response.headers["X-XSS-Protection"] == "0"
     policy = response.headers["Permissions-Policy"]
     for feature in ("camera=()", "microphone=()", "geolocation=()", "payment=()", "usb=()"):
@@ -164,3 +167,30 @@ def test_unsafe_csp_refuses_to_start():
     policy = {**TestingConfig.CONTENT_SECURITY_POLICY, "script-src": "'self' 'unsafe-inline'"}
     with pytest.raises(ConfigError, match="unsafe"):
         make_app(CONTENT_SECURITY_POLICY=policy)
+
+
+def test_cross_origin_resource_policy_is_on_pages_json_static_files_and_errors(client):
+    for path in ("/", "/healthz", "/static/favicon.svg", "/no-such-page"):
+        response = client.get(path)
+        assert response.headers["Cross-Origin-Resource-Policy"] == "same-origin", path
+
+
+@pytest.mark.settings(CROSS_ORIGIN_RESOURCE_POLICY=None)
+def test_cross_origin_resource_policy_none_sends_no_header(client):
+    assert "Cross-Origin-Resource-Policy" not in client.get("/").headers
+
+
+@pytest.mark.settings(CROSS_ORIGIN_RESOURCE_POLICY="cross-origin")
+def test_cross_origin_resource_policy_can_be_relaxed(client):
+    assert client.get("/").headers["Cross-Origin-Resource-Policy"] == "cross-origin"
+
+
+def test_a_malformed_cross_origin_resource_policy_refuses_to_start():
+    from flask import Flask
+
+    from flask_bastion import Bastion
+
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY="k" * 32, CROSS_ORIGIN_RESOURCE_POLICY="same-orign")
+    with pytest.raises(ValueError, match="CROSS_ORIGIN_RESOURCE_POLICY"):
+        Bastion(app)

@@ -360,3 +360,34 @@ def test_without_the_fallback_a_redis_outage_is_a_503_not_a_500(caplog):
     assert "temporarily unavailable" in response.get_data(as_text=True)
     assert any("rate-limit storage failed" in r.getMessage() for r in caplog.records)
     assert client.get("/healthz").status_code == 200, "exempt routes don't need Redis"
+
+
+@limited
+def test_options_answered_by_flask_is_not_counted(client, clock):
+    # A CORS preflight (or a scanner's) gets Flask's automatic answer and
+    # leaves the budget of the request it announces alone.
+    for _ in range(5):
+        response = client.options("/about", headers={"Access-Control-Request-Method": "GET"})
+        assert response.status_code == 200
+        assert "GET" in response.headers["Allow"]
+        assert "X-RateLimit-Remaining" not in response.headers
+    assert statuses(client, 3) == [200, 200, 429]
+
+
+def test_options_handled_by_a_view_is_counted(clock):
+    from flask import Flask
+
+    from flask_bastion import Bastion
+
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY="k" * 32, TESTING=True, FORCE_HTTPS=False)
+
+    @app.route("/thing", methods=["GET", "OPTIONS"])
+    def thing() -> str:
+        return "ran"
+
+    Bastion(app)
+    client = app.test_client()
+    answers = [client.options("/thing") for _ in range(3)]
+    assert [r.status_code for r in answers] == [200, 200, 429]
+    assert answers[0].get_data(as_text=True) == "ran"

@@ -8,6 +8,7 @@ import logging
 from flask import Flask, current_app, flash, g, redirect, request, session, url_for
 from flask_login import login_user, logout_user
 from sqlalchemy import select
+from werkzeug.http import dump_cookie
 from werkzeug.wrappers import Response
 
 from app.extensions import db, login_manager
@@ -69,9 +70,45 @@ def start_session(user: User, remember: bool = False) -> None:
 
 
 def end_session() -> None:
-    """Sign out and drop everything in the session and the remember-me cookie."""
-    logout_user()
+    """Sign out and drop everything in the session and the remember-me cookie.
+
+    The session is cleared first: ``logout_user`` leaves the mark that makes
+    Flask-Login delete the remember-me cookie in the response, and clearing
+    after it would drop that mark, leaving a cookie that signs the browser
+    back in once its session cookie is gone (OWASP ASVS 4.0 3.3.1).
+    """
     session.clear()
+    logout_user()
+
+
+def secure_cookie_deletion(response: Response) -> Response:
+    """Send Flask-Login's deletion of the remember-me cookie with the cookie's own flags.
+
+    Flask-Login deletes it with only its path and domain; the deletion then
+    lacks ``Secure``, ``HttpOnly`` and ``SameSite``, which scanners (the MDN
+    HTTP Observatory) count as an insecure cookie.  The replacement carries
+    ``REMEMBER_COOKIE_SECURE``, ``_HTTPONLY`` and ``_SAMESITE``.
+    """
+    config = current_app.config
+    name = config["REMEMBER_COOKIE_NAME"]
+    cookies = response.headers.getlist("Set-Cookie")
+    if not any(cookie.startswith(f"{name}=;") for cookie in cookies):
+        return response
+    deletion = dump_cookie(
+        name,
+        "",
+        max_age=0,
+        expires=0,
+        path=config.get("REMEMBER_COOKIE_PATH", "/"),
+        domain=config.get("REMEMBER_COOKIE_DOMAIN"),
+        secure=bool(config.get("REMEMBER_COOKIE_SECURE")),
+        httponly=bool(config.get("REMEMBER_COOKIE_HTTPONLY", True)),
+        samesite=config.get("REMEMBER_COOKIE_SAMESITE"),
+    )
+    response.headers.setlist(
+        "Set-Cookie", [deletion if c.startswith(f"{name}=;") else c for c in cookies]
+    )
+    return response
 
 
 def find_live_user(email: str) -> User | None:
@@ -81,6 +118,9 @@ def find_live_user(email: str) -> User | None:
 
 def init_login(app: Flask) -> None:
     """Bind Flask-Login to ``app`` with Bastion's settings."""
+    # Registered first so that it runs after Flask-Login's own after_request
+    # (Flask runs them in reverse order), which writes the deletion.
+    app.after_request(secure_cookie_deletion)
     login_manager.init_app(app)
     login_manager.session_protection = app.config["SESSION_PROTECTION"]
     login_manager.login_view = "auth.sign_in"

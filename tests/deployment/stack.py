@@ -330,6 +330,7 @@ def app_environment(
             "PROXY_FIX_X_FOR": "1",
             "PROXY_FIX_X_PROTO": "1",
             "PATH_PREFIX": PREFIX,
+            "SECURITY_CONTACT": "mailto:security@example.com",
             "WEB_CONCURRENCY": "2",
             "PYTHONDONTWRITEBYTECODE": "1",
         }

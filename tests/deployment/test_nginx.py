@@ -27,7 +27,7 @@ def absolute(stack: Stack, location: str) -> str:
 
 
 def assert_security_headers(response: Response, what: str) -> None:
-    """Exactly one HSTS (a year at least), CSP and nosniff, and a request id."""
+    """Exactly one HSTS (a year at least), CSP, nosniff and CORP, and a request id."""
     hsts = response.all("Strict-Transport-Security")
     assert len(hsts) == 1, f"{what}: HSTS headers {hsts}"
     max_age = re.search(r"max-age=(\d+)", hsts[0])
@@ -35,6 +35,7 @@ def assert_security_headers(response: Response, what: str) -> None:
     assert int(max_age.group(1)) >= 31536000, f"{what}: {hsts[0]}"
     assert response.all("X-Content-Type-Options") == ["nosniff"], what
     assert len(response.all("Content-Security-Policy")) == 1, what
+    assert response.all("Cross-Origin-Resource-Policy") == ["same-origin"], what
     assert len(response.all("X-Request-ID")) == 1, what
 
 
