@@ -136,7 +136,10 @@ def register_extensions(app: Flask) -> None:
     install_soft_delete(Session)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
     bootstrap.init_app(app)
-    bastion.init_app(app)
+    try:
+        bastion.init_app(app)
+    except ValueError as error:  # a malformed security setting, named in the message
+        raise ConfigError(str(error)) from None
     init_login(app)
     init_passwords(app)
     init_assets(app, require_built=serving_pages())

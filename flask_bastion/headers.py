@@ -118,7 +118,7 @@ def init_headers(app: Flask) -> Talisman:
     The CSP is ours (:class:`ContentSecurityPolicy`), so Talisman gets none.
 
     :raises ValueError: when ``CROSS_ORIGIN_RESOURCE_POLICY`` is not one of
-        :data:`CORP_VALUES` or ``None``.
+        :data:`CORP_VALUES`, ``None`` or ``"none"``.
     :returns: the Talisman instance, also stored as ``app.extensions["talisman"]``.
     """
     config = app.config
@@ -150,6 +150,8 @@ def init_headers(app: Flask) -> Talisman:
     app.jinja_env.globals["csp_nonce"] = csp_nonce  # in place of Talisman's
     extra_headers = dict(EXTRA_HEADERS)
     corp = config["CROSS_ORIGIN_RESOURCE_POLICY"]
+    if isinstance(corp, str) and corp.strip().lower() in ("", "none"):
+        corp = None  # as an environment variable: CROSS_ORIGIN_RESOURCE_POLICY=none
     if corp:
         if corp not in CORP_VALUES:
             raise ValueError(

@@ -156,3 +156,17 @@ def test_malformed_rate_limit_settings_refuse_to_start(setting, message):
 
     with pytest.raises(ConfigError, match=message):
         create_app({"BASTION_CONFIG": "testing", **setting})
+
+
+def test_cross_origin_resource_policy_none_from_the_environment_sends_no_header():
+    from app import create_app
+
+    app = create_app({"BASTION_CONFIG": "testing", "CROSS_ORIGIN_RESOURCE_POLICY": "none"})
+    assert "Cross-Origin-Resource-Policy" not in app.test_client().get("/healthz").headers
+
+
+def test_a_malformed_security_setting_is_a_one_line_refusal():
+    from app import create_app
+
+    with pytest.raises(ConfigError, match="CROSS_ORIGIN_RESOURCE_POLICY must be one of"):
+        create_app({"BASTION_CONFIG": "testing", "CROSS_ORIGIN_RESOURCE_POLICY": "anyone"})
