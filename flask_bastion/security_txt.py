@@ -69,7 +69,12 @@ def parse_expires(value: str) -> dt.datetime:
 
     :raises ValueError: for text that is not an ISO 8601 date-time with a zone.
     """
-    parsed = dt.datetime.fromisoformat(value.strip().replace("z", "Z"))
+    try:
+        parsed = dt.datetime.fromisoformat(value.strip().replace("z", "Z"))
+    except ValueError:
+        raise ValueError(
+            f"SECURITY_TXT_EXPIRES must be a date-time such as 2031-01-31T00:00:00Z, got {value!r}"
+        ) from None
     if parsed.tzinfo is None:
         raise ValueError(f"SECURITY_TXT_EXPIRES needs a time zone (…Z), got {value!r}")
     return parsed

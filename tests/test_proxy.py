@@ -234,5 +234,7 @@ def test_prefix_trailing_slash_is_normalised(app):
 
 @pytest.mark.parametrize("prefix", ["/a/../b", "/app?x=1", "/app#top", "/a%2e%2e"])
 def test_unsafe_prefix_refuses_to_start(prefix):
-    with pytest.raises(ValueError, match="PATH_PREFIX"):
+    from app.config import ConfigError
+
+    with pytest.raises(ConfigError, match="PATH_PREFIX must be a plain path"):
         make_app(PATH_PREFIX=prefix)

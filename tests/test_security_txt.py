@@ -65,9 +65,11 @@ def test_contacts_expiry_languages_policy_and_prefix_come_from_config(client):
 
 
 def test_a_malformed_expiry_refuses_to_start():
-    with pytest.raises(ValueError, match="SECURITY_TXT_EXPIRES"):
+    from app.config import ConfigError
+
+    with pytest.raises(ConfigError, match="SECURITY_TXT_EXPIRES needs a time zone"):
         make_app(SECURITY_CONTACT="a@example.com", SECURITY_TXT_EXPIRES="2031-01-31")
-    with pytest.raises(ValueError, match="Invalid isoformat"):
+    with pytest.raises(ConfigError, match="SECURITY_TXT_EXPIRES must be a date-time"):
         make_app(SECURITY_TXT_EXPIRES="next year")
 
 
