@@ -124,6 +124,24 @@ def semgrep(paths: tuple[str, ...] | list[str] = SEMGREP_PATHS, cwd: Path = ROOT
 
 
 # --- sqlmap -------------------------------------------------------------------------
+def read_sqlmap(out: str) -> tuple[list[str], bool, bool, list[tuple[str, str, str]]]:
+    """Read sqlmap's output: (injectable parameters, injection point identified,
+    "all tested parameters do not appear to be injectable" said, HTTP error codes).
+
+    "appears to be ... injectable" is sqlmap's heuristic guess, which its
+    confirmation tests may then drop ("does not seem to be injectable"; the
+    nonce and CSRF token make every page differ); "is vulnerable" and an
+    identified injection point are confirmed findings.
+    """
+    confirmed = re.findall(r"parameter '([^']+)' is vulnerable", out)
+    guessed = set(re.findall(r"parameter '([^']+)' appears to be .*injectable", out))
+    dropped = set(re.findall(r"parameter '([^']+)' does not seem to be injectable", out))
+    identified = "identified the following injection point" in out
+    clean = "all tested parameters do not appear to be injectable" in out
+    codes = re.findall(r"^(\d{3}) \(([^)]*)\) - (\d+) times", out, re.M)
+    return sorted(set(confirmed) | (guessed - dropped)), identified, clean, codes
+
+
 def sqlmap(
     url: str, *, output_dir: Path, data: str | None = None, params: str, level: int = 1,
     csrf_url: str | None = None, timeout: float = 600,
@@ -138,7 +156,7 @@ def sqlmap(
     args = [
         shutil.which("sqlmap") or "sqlmap", "-u", url, "-p", params, "--dbms=PostgreSQL",
         "--batch", f"--level={level}", "--risk=1", f"--user-agent={USER_AGENT}",
-        f"--output-dir={output_dir}", "--flush-session", "--disable-coloring",
+        f"--output-dir={output_dir}", "--flush-session", "--disable-coloring", "--text-only",
     ]  # fmt: skip
     if data is not None:
         args += ["--data", data]
@@ -147,10 +165,7 @@ def sqlmap(
     started = time.monotonic()
     completed = _run(args, timeout=timeout)
     out = completed.stdout
-    injectable = re.findall(r"parameter '([^']+)' (?:is|appears to be) .*injectable", out)
-    identified = "identified the following injection point" in out
-    clean = "all tested parameters do not appear to be injectable" in out
-    codes = re.findall(r"^(\d{3}) \(([^)]*)\) - (\d+) times", out, re.M)
+    injectable, identified, clean, codes = read_sqlmap(out)
     # 403 (blocked user agent) or 429 (rate limit) would mean the guards
     # answered instead of the application: then nothing was really tested.
     guarded = [f"{n}x {c}" for c, _, n in codes if c in ("403", "429")]
