@@ -67,6 +67,7 @@ def _create_app(config: str | Mapping[str, Any] | None) -> Flask:
     register_config(app, config)
     register_logging(app)
     register_extensions(app)
+    register_url_converters(app)
     register_blueprints(app)
     register_error_handlers(app)
     register_template_helpers(app)
@@ -140,6 +141,13 @@ def register_extensions(app: Flask) -> None:
     init_login(app)
     init_passwords(app)
     init_assets(app, require_built=serving_pages())
+
+
+def register_url_converters(app: Flask) -> None:
+    """Add ``<id:...>`` for row ids in URLs (1..2**31-1, else 404): :mod:`app.urls`."""
+    from app.urls import init_url_converters
+
+    init_url_converters(app)
 
 
 def register_blueprints(app: Flask) -> None:
