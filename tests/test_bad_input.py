@@ -12,7 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from flask import Flask
+from flask import Flask, abort
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from app.extensions import db
 from app.models.story import Story
@@ -100,3 +102,74 @@ def test_page_numbers_other_than_ascii_digits_are_404(any_db):
     for page in ["%C2%B2", "%EF%BC%91", "01", "1234567890", "-1", "1.0"]:
         assert client.get(f"/stories/?page={page}", headers=HTML).status_code == 404, page
     assert client.get("/stories/?page=1").status_code == 200
+
+
+# --- error pages after a refused statement (PostgreSQL) ----------------------------
+
+
+@pytest.fixture
+def failing_queries(postgres_url) -> Iterator[Flask]:
+    """The app on PostgreSQL with two test routes whose statement PostgreSQL refuses."""
+    app = make_app(SQLALCHEMY_DATABASE_URI=postgres_url, SQLALCHEMY_ENGINE_OPTIONS={})
+
+    def division_by_zero() -> str:
+        db.session.execute(text("SELECT 1 / 0"))
+        return "unreachable"
+
+    def caught_then_404() -> str:
+        try:
+            db.session.execute(text("SELECT 1 / 0"))
+        except DBAPIError:
+            abort(404)
+        return "unreachable"
+
+    app.add_url_rule("/test/division-by-zero", view_func=division_by_zero)
+    app.add_url_rule("/test/caught-then-404", view_func=caught_then_404)
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.drop_all()
+        db.engine.dispose()
+
+
+@pytest.mark.postgres
+def test_the_500_page_renders_for_a_signed_in_user_after_a_refused_statement(
+    failing_queries, caplog
+):
+    client = failing_queries.test_client()
+    make_user(failing_queries)
+    assert sign_in(client).status_code == 302
+    client.get("/account")  # the user is loaded in this request's transaction
+    response = client.get("/test/division-by-zero", headers=HTML)
+    assert response.status_code == 500
+    page = response.get_data(as_text=True)
+    assert "Something went wrong on our side" in page
+    assert '<nav class="navbar' in page, "the site's own page, not the built-in one"
+    assert "Sign out" not in page, "a 5xx page shows no account menu: it needs no query"
+    assert "division" not in page.lower()
+    assert "error template failed" not in caplog.text
+
+
+@pytest.mark.postgres
+def test_a_4xx_page_after_a_refused_statement_still_shows_the_account(failing_queries):
+    client = failing_queries.test_client()
+    make_user(failing_queries)
+    assert sign_in(client).status_code == 302
+    response = client.get("/test/caught-then-404", headers=HTML)
+    assert response.status_code == 404
+    page = response.get_data(as_text=True)
+    assert "Sign out" in page, "rolled back first, the page loads the user again"
+    assert ">Ada<" in page
+
+
+@pytest.mark.postgres
+def test_the_500_page_as_problem_json_after_a_refused_statement(failing_queries):
+    client = failing_queries.test_client()
+    make_user(failing_queries)
+    assert sign_in(client).status_code == 302
+    response = client.get("/test/division-by-zero", headers={"Accept": "application/json"})
+    assert response.status_code == 500
+    assert response.get_json()["detail"].startswith("Something went wrong")
