@@ -13,14 +13,16 @@ from collections.abc import Iterator
 
 import pytest
 from flask import Flask, abort
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
 from app.extensions import db
+from app.models.contact import ContactMessage
 from app.models.story import Story
+from app.models.user import User
 from tests.conftest import make_app
-from tests.helpers import csrf_token
-from tests.test_auth import make_user, sign_in
+from tests.helpers import contact_form, csrf_token, post_form
+from tests.test_auth import PASSWORD, make_user, sign_in
 
 HIDDEN = "\x00\x08\x1b\u202e"
 HTML = {"Accept": "text/html"}
@@ -173,3 +175,63 @@ def test_the_500_page_as_problem_json_after_a_refused_statement(failing_queries)
     response = client.get("/test/division-by-zero", headers={"Accept": "application/json"})
     assert response.status_code == 500
     assert response.get_json()["detail"].startswith("Something went wrong")
+
+
+# --- hidden characters in stored text --------------------------------------------
+
+
+def test_contact_name_and_message_are_cleaned(any_db):
+    client = any_db.test_client()
+    form = contact_form(name=f"Ada{HIDDEN} Lovelace", message=f"Hello{HIDDEN} there, a message.")
+    response = post_form(client, "/contact", **form)
+    assert response.status_code == 302
+    with any_db.app_context():
+        message = db.session.scalars(select(ContactMessage)).one()
+        assert (message.name, message.message) == ("Ada Lovelace", "Hello there, a message.")
+
+
+def test_the_display_name_is_cleaned_on_registration(any_db):
+    client = any_db.test_client()
+    response = post_form(
+        client,
+        "/register",
+        email="eve@example.com",
+        display_name=f"\u202eEve{HIDDEN}",
+        password=PASSWORD,
+        confirm=PASSWORD,
+    )
+    assert response.status_code == 302
+    with any_db.app_context():
+        assert db.session.scalars(select(User.display_name)).one() == "Eve"
+
+
+def test_a_name_of_hidden_characters_only_is_asked_for_again(any_db):
+    client = any_db.test_client()
+    response = post_form(client, "/contact", **contact_form(name=HIDDEN))
+    assert response.status_code == 422
+    assert "Please tell us your name." in response.get_data(as_text=True)
+
+
+def test_users_create_cleans_the_name_and_users_list_escapes_stored_text(app):
+    runner = app.test_cli_runner()
+    created = runner.invoke(
+        args=[
+            "users",
+            "create",
+            "grace@example.com",
+            "--name",
+            f"Grace{HIDDEN}",
+            "--password-stdin",
+        ],
+        input=f"{PASSWORD}\n",
+    )
+    assert created.exit_code == 0, created.output
+    with app.app_context():  # stored before cleaning existed, or by other means
+        db.session.add(
+            User(email="eve@example.com", display_name="Eve\x1b[2J\u202e\tx", password_hash="x")
+        )
+        db.session.commit()
+    listed = runner.invoke(args=["users", "list"]).output
+    assert "\tGrace\t" in listed
+    assert "\tEve\\x1b[2J\\u202e\\x09x\t" in listed
+    assert not any(char in listed for char in "\x00\x08\x1b\u202e")
