@@ -35,12 +35,14 @@ from flask import Flask, Response, current_app, g, render_template, request
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError
 from markupsafe import escape
+from werkzeug.datastructures import CombinedMultiDict
 from werkzeug.exceptions import (
     HTTPException,
     RequestEntityTooLarge,
     SecurityError,
     default_exceptions,
 )
+from wtforms import FileField
 
 from .ratelimit import retry_after_seconds
 from .request_log import REQUEST_ID_ENVIRON_KEY
@@ -113,6 +115,31 @@ class CSRFRerenderForm(FlaskForm):
     :meth:`validate` returns ``False``: the view shows the form and changes
     nothing.
     """
+
+    class Meta(FlaskForm.Meta):
+        """Form data comes from a form body only: no JSON body, no files for text fields."""
+
+        def wrap_formdata(self, form: Any, formdata: Any) -> Any:
+            """Flask-WTF's choice of form data, without its JSON body fallback.
+
+            Flask-WTF fills a form from ``request.get_json()`` when the body is
+            JSON: lists, numbers and objects then reach text fields and their
+            filters, and a ``"\\udcff"`` escape (a lone surrogate) reaches the
+            re-shown form, which can't be encoded: 500s (issue 9).  A browser
+            never posts an HTML form as JSON, so such a form is shown again
+            empty, with its "required" messages.  Likewise, uploaded files are
+            form data only for a form with a file field: a file posted in an
+            email or password field reached the validators as an object that
+            is not text (500s).
+            """
+            if request.is_json:  # only data the caller passed (WTForms' getlist protocol)
+                return formdata if hasattr(formdata, "getlist") else None
+            wrapped = super().wrap_formdata(form, formdata)
+            if isinstance(wrapped, CombinedMultiDict) and not any(
+                isinstance(field, FileField) for field in form
+            ):
+                return request.form
+            return wrapped
 
     def validate(self, extra_validators: Any = None) -> bool:
         """WTForms' validation, but ``False`` in a request the CSRF check refused."""

@@ -9,6 +9,8 @@ CSRF refusals over the rate limit.
 
 from __future__ import annotations
 
+import io
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -235,3 +237,54 @@ def test_users_create_cleans_the_name_and_users_list_escapes_stored_text(app):
     assert "\tGrace\t" in listed
     assert "\tEve\\x1b[2J\\u202e\\x09x\t" in listed
     assert not any(char in listed for char in "\x00\x08\x1b\u202e")
+
+
+# --- JSON and file bodies posted to HTML forms ---------------------------------------
+
+JSON_BODIES = [
+    [1, 2],
+    "text",
+    5,
+    {"email": 5, "name": ["a", "b"], "message": {"a": 1}},
+    {"name": "\udcff", "email": "a@example.com", "message": "a message long enough"},
+]
+
+
+def test_a_json_body_posted_to_a_form_shows_the_form_again(any_db):
+    client = any_db.test_client()
+    for path in ("/contact", "/register", "/sign-in"):
+        client.get(path)
+        for body in JSON_BODIES:
+            response = client.post(
+                path, data=json.dumps(body), content_type="application/json", headers=HTML
+            )
+            assert response.status_code == 400, (path, body)  # no CSRF token in a form body
+            assert "<form" in response.get_data(as_text=True)
+
+
+FILE_FIELDS = [
+    ("/contact", "email"),
+    ("/contact", "name"),
+    ("/register", "email"),
+    ("/register", "password"),
+    ("/sign-in", "email"),
+    ("/sign-in", "password"),
+]
+
+
+def test_a_file_posted_in_a_text_field_is_a_missing_value(any_db):
+    client = any_db.test_client()
+    for path, field in FILE_FIELDS:
+        data = {
+            "csrf_token": csrf_token(client, path),
+            "name": "Ada",
+            "email": "ada@example.com",
+            "message": "A message long enough.",
+            "display_name": "Ada",
+            "password": PASSWORD,
+            "confirm": PASSWORD,
+            field: (io.BytesIO(b"file content"), "x.txt"),
+        }
+        response = client.post(path, data=data, content_type="multipart/form-data")
+        assert response.status_code == 422, (path, field)
+        assert 'class="invalid-feedback' in response.get_data(as_text=True)
