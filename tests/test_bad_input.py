@@ -9,11 +9,13 @@ CSRF refusals over the rate limit.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 from collections.abc import Iterator
 
 import pytest
+import time_machine
 from flask import Flask, abort
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
@@ -288,3 +290,32 @@ def test_a_file_posted_in_a_text_field_is_a_missing_value(any_db):
         response = client.post(path, data=data, content_type="multipart/form-data")
         assert response.status_code == 422, (path, field)
         assert 'class="invalid-feedback' in response.get_data(as_text=True)
+
+
+# --- CSRF refusals over the rate limit -----------------------------------------------
+
+START = dt.datetime(2030, 1, 1, 12, 0, 0, tzinfo=dt.UTC)
+
+
+@pytest.mark.settings(RATELIMIT_ENABLED=True)
+@pytest.mark.parametrize(
+    ("path", "signed_in"),
+    [
+        ("/sign-in", False),
+        ("/register", False),
+        ("/account/password", True),
+        ("/account/delete", True),
+    ],
+)
+def test_unsigned_posts_over_the_rate_limit_are_4xx_only(app, path, signed_in):
+    client = app.test_client()
+    with time_machine.travel(START, tick=False) as clock:
+        if signed_in:
+            make_user(app)
+            assert sign_in(client).status_code == 302
+            clock.shift(dt.timedelta(hours=2))  # the sign-in's own requests are forgotten
+        statuses = [
+            client.post(path, data={"email": "ada@example.com"}, headers=HTML).status_code
+            for _ in range(3)
+        ]
+    assert statuses == [400, 400, 429]
