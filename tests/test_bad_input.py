@@ -32,9 +32,22 @@ HIDDEN = "\x00\x08\x1b\u202e"
 HTML = {"Accept": "text/html"}
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def any_db(request: pytest.FixtureRequest) -> Iterator[Flask]:
-    """The app with its tables on SQLite, then on the real PostgreSQL."""
+def empty_tables() -> None:
+    """Delete every row; ids start again from 1 (PostgreSQL: ``RESTART IDENTITY``)."""
+    tables = ", ".join(f'"{table.name}"' for table in db.metadata.sorted_tables)
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    else:
+        for table in reversed(db.metadata.sorted_tables):
+            db.session.execute(table.delete())
+    db.session.commit()
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def db_app(request: pytest.FixtureRequest) -> Iterator[Flask]:
+    """The app with its tables on SQLite, then on the real PostgreSQL (made once per module)."""
     if request.param == "sqlite":
         application = make_app()
     else:
@@ -48,6 +61,14 @@ def any_db(request: pytest.FixtureRequest) -> Iterator[Flask]:
         db.session.remove()
         db.drop_all()
         db.engine.dispose()
+
+
+@pytest.fixture
+def any_db(db_app: Flask) -> Iterator[Flask]:
+    """:func:`db_app` with empty tables for each test."""
+    yield db_app
+    with db_app.app_context():
+        empty_tables()
 
 
 def signed_in_author(app: Flask):  # type: ignore[no-untyped-def]
@@ -113,8 +134,8 @@ def test_page_numbers_other_than_ascii_digits_are_404(any_db):
 # --- error pages after a refused statement (PostgreSQL) ----------------------------
 
 
-@pytest.fixture
-def failing_queries(postgres_url) -> Iterator[Flask]:
+@pytest.fixture(scope="module")
+def pg_app_with_failing_queries(postgres_url) -> Iterator[Flask]:
     """The app on PostgreSQL with two test routes whose statement PostgreSQL refuses."""
     app = make_app(SQLALCHEMY_DATABASE_URI=postgres_url, SQLALCHEMY_ENGINE_OPTIONS={})
 
@@ -139,6 +160,14 @@ def failing_queries(postgres_url) -> Iterator[Flask]:
         db.session.remove()
         db.drop_all()
         db.engine.dispose()
+
+
+@pytest.fixture
+def failing_queries(pg_app_with_failing_queries: Flask) -> Iterator[Flask]:
+    """:func:`pg_app_with_failing_queries` with empty tables for each test."""
+    yield pg_app_with_failing_queries
+    with pg_app_with_failing_queries.app_context():
+        empty_tables()
 
 
 @pytest.mark.postgres
