@@ -64,6 +64,7 @@ NUMBERS = [
     b"2",
     b"3",
     b"4",
+    b"5",  # Bob's deleted story (alice restoring it: 404, tests/test_stories.py)
     b"2147483647",
     b"2147483648",
     b"-2147483649",
