@@ -12,7 +12,7 @@ any exception, any database or exception text in a page, and an error that
 is neither an HTML page nor problem+json fails the test.
 
 The run is bounded and reproducible (``derandomize=True``, no example
-database): ``HOSTILE_EXAMPLES`` (default 12 per route and database) raises
+database): ``HOSTILE_EXAMPLES`` (default 10 per route and database) raises
 the count for a deeper search, e.g. ``HOSTILE_EXAMPLES=300 .venv/bin/python
 -m pytest tests/test_hostile_input.py`` (about 90 s).  What the searches and
 issue 9 found is kept in :data:`FOUND`, replayed on both databases by
@@ -538,7 +538,7 @@ STRATEGIES = {rule: route_requests(rule, methods) for rule, methods in ROUTES}
 
 @pytest.mark.parametrize(("rule", "methods"), ROUTES, ids=[rule for rule, _ in ROUTES])
 @settings(
-    max_examples=int(os.environ.get("HOSTILE_EXAMPLES", "12")),
+    max_examples=int(os.environ.get("HOSTILE_EXAMPLES", "10")),
     derandomize=True,
     database=None,
     deadline=None,
