@@ -6,6 +6,7 @@ Factories"); it does nothing but call the small ``register_*`` steps below.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import sys
@@ -15,6 +16,7 @@ from typing import Any
 import click
 from dotenv import load_dotenv
 from flask import Flask
+from flask.helpers import get_debug_flag
 
 from app.config import (
     INSTANCE_PATH,
@@ -62,11 +64,61 @@ def serving_pages() -> bool:
     return context is None or context.command.name == "run"
 
 
+def exposed_debugger_host() -> str | None:
+    """Under ``flask run`` with the Werkzeug debugger on, the host it would listen on
+    if that is not a loopback address; else ``None``.
+
+    The debugger runs any Python code typed into a traceback page (its PIN is
+    the only guard), so Werkzeug's docs say never to use it where others can
+    reach it.  The debugger is on with ``--debug`` (``FLASK_DEBUG``) unless
+    ``--no-debugger`` is given, or with ``--debugger``, as ``flask run``
+    decides.  Loopback: ``localhost`` and the 127.0.0.0/8 and ``::1``
+    addresses; any other name or address (``0.0.0.0``, a LAN address) counts
+    as exposed.
+    """
+    context = click.get_current_context(silent=True)
+    if context is None or context.command.name != "run":
+        return None
+    debugger = context.params.get("debugger")
+    if debugger is None:
+        debugger = get_debug_flag()
+    host = str(context.params.get("host") or "127.0.0.1")
+    if not debugger or is_loopback(host):
+        return None
+    return host
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback IP addresses (``127.0.0.1``, ``[::1]``)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def refuse_exposed_debugger() -> None:
+    """Refuse to start ``flask run`` with the debugger on a non-loopback host (issue 9).
+
+    :raises ConfigError: naming the host and the way out; under ``flask run``
+        that is one line on stderr and exit code 3 (:func:`create_app`).
+    """
+    host = exposed_debugger_host()
+    if host is not None:
+        raise ConfigError(
+            f"the Werkzeug debugger runs any code sent to it, so it serves on loopback "
+            f"only, not on {host}: use --host 127.0.0.1, or --no-debugger"
+        )
+
+
 def _create_app(config: str | Mapping[str, Any] | None) -> Flask:
+    refuse_exposed_debugger()
     app = Flask(__name__, instance_path=str(INSTANCE_PATH))
     register_config(app, config)
     register_logging(app)
     register_extensions(app)
+    register_url_converters(app)
     register_blueprints(app)
     register_error_handlers(app)
     register_template_helpers(app)
@@ -143,6 +195,13 @@ def register_extensions(app: Flask) -> None:
     init_login(app)
     init_passwords(app)
     init_assets(app, require_built=serving_pages())
+
+
+def register_url_converters(app: Flask) -> None:
+    """Add ``<id:...>`` for row ids in URLs (1..2**31-1, else 404): :mod:`app.urls`."""
+    from app.urls import init_url_converters
+
+    init_url_converters(app)
 
 
 def register_blueprints(app: Flask) -> None:

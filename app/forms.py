@@ -9,6 +9,7 @@ from wtforms import EmailField
 from wtforms.validators import DataRequired, Email, Length
 
 from flask_bastion.errors import csrf_refusal
+from flask_bastion.text import clean_text
 
 #: RFC 5321 section 4.5.3.1.3: a path is at most 256 octets, so an address 254.
 EMAIL_MAX_LENGTH = 254
@@ -34,6 +35,28 @@ def form_status(form: FlaskForm) -> int:
 def strip_text(value: str | None) -> str | None:
     """WTForms filter: drop surrounding white space (pasted addresses often have some)."""
     return value.strip() if isinstance(value, str) else value
+
+
+def single_line_text(value: object) -> str:
+    """WTForms filter for one-line text (names, titles): :func:`clean_text` with
+    ``single_line=True``.
+
+    NUL, other control characters and bidi overrides are removed (PostgreSQL
+    refuses NUL in text, a 500; the others hide or reorder text in pages and
+    terminals: Flask's security notes, CVE-2021-42574), runs of white space
+    become one space, and the ends are trimmed.  Anything but text (no value,
+    an uploaded file in a text field) gives ``""``.
+    """
+    return clean_text(value, single_line=True) if isinstance(value, str) else ""
+
+
+def multi_line_text(value: object) -> str:
+    """WTForms filter for text with line breaks (messages, story bodies): :func:`clean_text`.
+
+    The same characters go as in :func:`single_line_text`; tabs and line
+    breaks stay (as ``\\n``).  Anything but text gives ``""``.
+    """
+    return clean_text(value) if isinstance(value, str) else ""
 
 
 def normalize_email(value: str | None) -> str:

@@ -21,6 +21,13 @@ database again to show the signed-in user.  Here:
   (:func:`app.auth.login.load_user`) treats the visitor as signed out for
   the rest of the request instead of querying again.
 
+Every error page, not only the 503, renders after a database error (issue 9):
+:func:`roll_back_before_error_page` runs before each error response
+(:func:`flask_bastion.before_error_response`), so no page runs a statement
+in a transaction PostgreSQL has aborted (``InFailedSqlTransaction``), and
+the 5xx pages (``app/templates/bastion/error.html``) leave out the account
+menu, so they render without any query at all.
+
 The pool's ``pool_pre_ping`` replaces connections that died while idle, so
 the app recovers by itself as soon as the database answers.
 """
@@ -35,7 +42,7 @@ from flask import Flask, Response, g, request
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
 from app.extensions import db
-from flask_bastion.errors import MESSAGES, error_response
+from flask_bastion.errors import MESSAGES, before_error_response, error_response
 from flask_bastion.request_log import LOG_ERROR_ENVIRON_KEY
 
 logger = logging.getLogger("bastion.database")
@@ -126,9 +133,29 @@ def close_session_quietly(error: BaseException | None = None) -> None:
             db.session.remove()
 
 
+def roll_back_before_error_page(status: int) -> None:
+    """Roll back the request's open transaction before an error response is built.
+
+    Registered with :func:`flask_bastion.before_error_response`.  Whatever
+    failed (a query PostgreSQL refused, a flush, a view's ``abort``), nothing
+    of the failed request is kept, and the error page reads, if it reads at
+    all, in a new transaction: after a refused statement PostgreSQL answers
+    every further one of the same transaction with ``InFailedSqlTransaction``,
+    so a page loading the signed-in user failed as well (a bare 500 from
+    gunicorn, issue 9).
+
+    :param status: the status code of the error response (not used: every
+        error rolls back).
+    """
+    if db.session().in_transaction():
+        rollback_quietly()
+
+
 def init_outages(app: Flask) -> None:
     """Register :func:`handle_database_outage` for :data:`OUTAGE_ERRORS` on ``app``,
-    and :func:`close_session_quietly` as a ``teardown_request`` function."""
+    :func:`close_session_quietly` as a ``teardown_request`` function and
+    :func:`roll_back_before_error_page` before every error response."""
     for error_class in OUTAGE_ERRORS:
         app.register_error_handler(error_class, handle_database_outage)
     app.teardown_request(close_session_quietly)
+    before_error_response(app, roll_back_before_error_page)

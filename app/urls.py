@@ -1,4 +1,12 @@
-"""A memoising ``url_for`` for templates.
+"""URL pieces: the ``<id:...>`` converter for row ids, and a memoising ``url_for``.
+
+Row ids in URLs are ``<id:name>`` (:class:`IdConverter`): 1 to 2**31 - 1,
+plain ASCII digits without leading zeros.  Anything else is a 404 from the
+router, before a view or the database sees it: PostgreSQL's ``integer``
+stops at 2**31 - 1 (a larger bound parameter is ``NumericValueOutOfRange``,
+a 500) and SQLite's driver at 2**63 - 1 (``OverflowError``), issue 9.
+
+The memoising ``url_for``:
 
 Every page builds the same dozen links (navbar, footer, assets).  A relative
 URL depends only on the endpoint, its arguments and ``request.script_root``
@@ -17,8 +25,31 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, request, url_for
+from werkzeug.routing import IntegerConverter, Map
 
 MAX_ENTRIES = 2048
+#: The largest id a URL may name: PostgreSQL's ``integer`` (the models' primary keys).
+MAX_ID = 2**31 - 1
+
+
+class IdConverter(IntegerConverter):
+    """``<id:name>``: a row id from 1 to :data:`MAX_ID`, else the rule does not match (404).
+
+    Werkzeug's ``int`` converter matches any run of Unicode digits (``\\d+``:
+    ``/stories/99999999999999999999`` and ``/stories/٣`` reach the view); this
+    one matches 1 to 10 ASCII digits without a leading zero, so every row has
+    one URL, and checks the upper bound (Werkzeug's ``max``).
+    """
+
+    regex = r"[1-9][0-9]{0,9}"
+
+    def __init__(self, map: Map, *args: object, **kwargs: object) -> None:
+        super().__init__(map, min=1, max=MAX_ID)
+
+
+def init_url_converters(app: Flask) -> None:
+    """Register ``<id:...>`` (:class:`IdConverter`) on ``app``; call it before any rule uses it."""
+    app.url_map.converters["id"] = IdConverter
 
 
 class URLCache:

@@ -33,6 +33,7 @@ from flask_wtf.csrf import CSRFProtect
 from .defaults import apply_defaults
 from .errors import (
     CSRFRerenderForm,
+    before_error_response,
     csrf_refusal,
     csrf_rerender,
     error_response,
@@ -52,6 +53,7 @@ __all__ = [
     "Bastion",
     "CSRFRerenderForm",
     "RateLimiter",
+    "before_error_response",
     "client_address",
     "csrf_rerender",
     "error_response",

@@ -16,6 +16,12 @@ its :class:`CSRFRerenderForm` refuses to validate, so it shows the form
 again with the user's input, a fresh token and the reason (missing or
 expired token, or a valid token with a missing or foreign ``Referer`` over
 HTTPS).  No view is ever run from an error handler.
+
+An error page must render whatever went wrong before it, a failed database
+query included (issue 9).  This package knows no database: an app registers
+a function with :func:`before_error_response` (for example one that rolls its
+session back), and every error response runs it first.  If the error page
+still fails to render, the built-in page is sent, never a second 500.
 """
 
 from __future__ import annotations
@@ -28,14 +34,15 @@ from typing import Any, TypeVar
 from flask import Flask, Response, current_app, g, render_template, request
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError
-from jinja2 import TemplateError
 from markupsafe import escape
+from werkzeug.datastructures import CombinedMultiDict
 from werkzeug.exceptions import (
     HTTPException,
     RequestEntityTooLarge,
     SecurityError,
     default_exceptions,
 )
+from wtforms import FileField
 
 from .ratelimit import retry_after_seconds
 from .request_log import REQUEST_ID_ENVIRON_KEY
@@ -44,6 +51,8 @@ logger = logging.getLogger("bastion.errors")
 F = TypeVar("F", bound=Callable[..., Any])
 
 PROBLEM_JSON = "application/problem+json"
+#: ``app.extensions`` key of the functions :func:`before_error_response` registered.
+ERROR_HOOKS_KEY = "bastion.before_error_response"
 
 #: Plain-language text for each status; shown in HTML and as ``detail``.
 MESSAGES = {
@@ -107,6 +116,31 @@ class CSRFRerenderForm(FlaskForm):
     nothing.
     """
 
+    class Meta(FlaskForm.Meta):
+        """Form data comes from a form body only: no JSON body, no files for text fields."""
+
+        def wrap_formdata(self, form: Any, formdata: Any) -> Any:
+            """Flask-WTF's choice of form data, without its JSON body fallback.
+
+            Flask-WTF fills a form from ``request.get_json()`` when the body is
+            JSON: lists, numbers and objects then reach text fields and their
+            filters, and a ``"\\udcff"`` escape (a lone surrogate) reaches the
+            re-shown form, which can't be encoded: 500s (issue 9).  A browser
+            never posts an HTML form as JSON, so such a form is shown again
+            empty, with its "required" messages.  Likewise, uploaded files are
+            form data only for a form with a file field: a file posted in an
+            email or password field reached the validators as an object that
+            is not text (500s).
+            """
+            if request.is_json:  # only data the caller passed (WTForms' getlist protocol)
+                return formdata if hasattr(formdata, "getlist") else None
+            wrapped = super().wrap_formdata(form, formdata)
+            if isinstance(wrapped, CombinedMultiDict) and not any(
+                isinstance(field, FileField) for field in form
+            ):
+                return request.form
+            return wrapped
+
     def validate(self, extra_validators: Any = None) -> bool:
         """WTForms' validation, but ``False`` in a request the CSRF check refused."""
         valid = super().validate(extra_validators=extra_validators)
@@ -153,6 +187,31 @@ def problem_response(
     return response
 
 
+def before_error_response(app: Flask, hook: Callable[[int], None]) -> Callable[[int], None]:
+    """Run ``hook(status)`` before every error response of ``app`` is built.
+
+    For what an app must undo before its error page renders: after a failed
+    query, a database session must be rolled back (PostgreSQL refuses every
+    later statement of the aborted transaction, and a page that loads the
+    signed-in user would fail too).  Hooks run in the order registered; an
+    exception in one is logged and the response is still sent.
+
+    :param app: the application.
+    :param hook: called with the status code about to be sent.
+    :returns: ``hook``, so that this can decorate it.
+    """
+    app.extensions.setdefault(ERROR_HOOKS_KEY, []).append(hook)
+    return hook
+
+
+def _run_error_hooks(status: int) -> None:
+    for hook in current_app.extensions.get(ERROR_HOOKS_KEY, ()):
+        try:
+            hook(status)
+        except Exception:
+            logger.exception("before_error_response hook %r failed", hook)
+
+
 def _fallback_html(status: int, title: str, detail: str) -> str:
     return (
         "<!doctype html><html lang=en><meta charset=utf-8>"
@@ -169,9 +228,11 @@ def error_response(
     The HTML page is the template ``BASTION_ERROR_TEMPLATE``
     (``bastion/error.html``, which an app overrides with its own template of
     that name); it gets ``status``, ``title``, ``detail`` and ``request_id``.
-    If it is missing or fails, a minimal built-in page is used so that an
-    error never becomes a 500.
+    The :func:`before_error_response` hooks run first.  If the template is
+    missing or fails (whatever the exception), a minimal built-in page is
+    used so that an error never becomes a 500 of its own.
     """
+    _run_error_hooks(status)
     if wants_json():
         return problem_response(status, title, detail, headers)
     if not host_is_trusted():
@@ -188,7 +249,7 @@ def error_response(
             detail=detail,
             request_id=request_id(),
         )
-    except (TemplateError, RuntimeError, LookupError, AttributeError, TypeError, ValueError):
+    except Exception:  # any failure, a database error in the template included
         logger.exception("error template failed; using the built-in page")
         html = _fallback_html(status, title, detail)
     return current_app.response_class(html, status=status, mimetype="text/html", headers=headers)

@@ -12,7 +12,7 @@ from pathlib import Path
 import time_machine
 from flask import Flask, render_template_string
 
-from flask_bastion import Bastion, exempt, limit
+from flask_bastion import Bastion, before_error_response, exempt, limit
 from tests.test_ratelimit import START
 
 HTTPS = "https://localhost"
@@ -139,3 +139,36 @@ def test_path_prefix_and_request_log_in_a_bare_app(caplog):
     assert client.get("/appwhere").status_code == 404, "/appwhere is not under /app"
     # A proxy that strips the prefix sends /where: the app still builds /app/ URLs.
     assert client.get("/where").get_data(as_text=True) == "/app/where"
+
+
+def test_hooks_run_before_every_error_response_and_a_failing_page_falls_back(
+    tmp_path: Path, caplog
+):
+    """``before_error_response``: how an app rolls back its database before an error page."""
+
+    class TemplateBoom(Exception):
+        """Not one of the errors a template usually raises (a database error, say)."""
+
+    def explode() -> str:
+        raise TemplateBoom("the page's query failed")
+
+    (tmp_path / "bastion").mkdir()
+    (tmp_path / "bastion" / "error.html").write_text("{{ explode() }}")
+    app = bare_app(template_folder=str(tmp_path))
+    app.jinja_env.globals["explode"] = explode
+    seen: list[int] = []
+
+    def broken_hook(status: int) -> None:
+        raise RuntimeError("hook failed")
+
+    before_error_response(app, seen.append)
+    before_error_response(app, broken_hook)
+    client = app.test_client()
+    page = client.get(f"{HTTPS}/nowhere", headers={"Accept": "text/html"})
+    problem = client.get(f"{HTTPS}/nowhere", headers={"Accept": "application/json"})
+    assert seen == [404, 404], "the hooks run for pages and problem+json alike"
+    assert page.status_code == 404
+    assert "<h1>Not Found</h1>" in page.get_data(as_text=True), "the built-in page"
+    assert problem.get_json()["status"] == 404
+    assert "before_error_response hook" in caplog.text
+    assert "error template failed" in caplog.text

@@ -125,3 +125,49 @@ def test_gunicorn_refuses_to_serve_without_built_assets(tmp_path):
     assert result.returncode == 3
     assert "flask assets build" in refusal_line(result.stderr)
     assert "Booting worker" not in result.stderr, "refused before any worker starts"
+
+
+# --- the Werkzeug debugger stays on loopback ------------------------------------------
+
+
+def test_flask_run_refuses_the_debugger_on_a_public_address(tmp_path):
+    env = clean_env(BASTION_CONFIG="development", FLASK_APP="app", SECRET_KEY=KEY)
+    result = flask(env, "--debug", "run", "--host", "0.0.0.0")  # noqa: S104 - refused
+    assert result.returncode == 3
+    line = refusal_line(result.stderr)
+    assert "Werkzeug debugger" in line
+    assert "not on 0.0.0.0" in line
+    assert "Running on" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("host", "debugger", "flask_debug", "exposed"),
+    [
+        ("0.0.0.0", None, "1", True),  # noqa: S104
+        ("::", None, "1", True),
+        ("192.0.2.7", None, "1", True),
+        ("example.com", None, "1", True),
+        ("0.0.0.0", True, "0", True),  # noqa: S104 - --debugger without --debug
+        ("0.0.0.0", False, "1", False),  # noqa: S104 - --debug --no-debugger
+        ("0.0.0.0", None, "0", False),  # noqa: S104 - no debug, no debugger
+        ("127.0.0.1", None, "1", False),
+        ("127.0.0.2", None, "1", False),
+        ("::1", None, "1", False),
+        ("[::1]", None, "1", False),
+        ("localhost", None, "1", False),
+        (None, None, "1", False),  # flask run's default host: 127.0.0.1
+    ],
+)
+def test_which_hosts_count_as_exposed(monkeypatch, host, debugger, flask_debug, exposed):
+    import click
+    from flask.cli import run_command
+
+    from app import exposed_debugger_host
+
+    monkeypatch.setenv("FLASK_DEBUG", flask_debug)
+    with click.Context(run_command, info_name="run") as context:
+        context.params = {"host": host, "debugger": debugger}
+        assert (exposed_debugger_host() is not None) is exposed
+    with click.Context(click.Command("routes"), info_name="routes"):
+        assert exposed_debugger_host() is None, "only flask run serves"
+    assert exposed_debugger_host() is None, "no click context: gunicorn, tests"

@@ -18,6 +18,7 @@ from app.forms import normalize_email
 from app.models import INCLUDE_DELETED
 from app.models.user import User
 from flask_bastion.passwords import password_problem
+from flask_bastion.text import clean_text, terminal_safe
 
 
 @click.group("users", cls=DatabaseGroup)
@@ -43,13 +44,17 @@ def _require_user(email: str) -> User:
 )
 @with_appcontext
 def create(email: str, display_name: str, admin: bool, password_stdin: bool) -> None:
-    """Create an account with EMAIL."""
+    """Create an account with EMAIL.
+
+    The display name is cleaned like the registration form's (control and
+    bidi characters removed: :func:`flask_bastion.text.clean_text`).
+    """
     email = normalize_email(email)
     try:
         validate_email(email, check_deliverability=False)
     except EmailNotValidError:
         raise click.ClickException(f"{email!r} is not an email address") from None
-    display_name = display_name.strip()
+    display_name = clean_text(display_name, single_line=True)
     if not display_name or len(display_name) > 80:
         raise click.ClickException("the display name must be 1 to 80 characters long")
     if find_live_user(email) is not None:
@@ -75,14 +80,19 @@ def create(email: str, display_name: str, admin: bool, password_stdin: bool) -> 
     except IntegrityError:
         db.session.rollback()
         raise click.ClickException(f"an account with the email {email!r} already exists") from None
-    click.echo(f"created account {user.id} <{email}>{' (admin)' if admin else ''}")
+    admin_flag = " (admin)" if admin else ""
+    click.echo(f"created account {user.id} <{terminal_safe(email)}>{admin_flag}")
 
 
 @users.command("list")
 @click.option("--all", "show_all", is_flag=True, help="Include deleted accounts.")
 @with_appcontext
 def list_users(show_all: bool) -> None:
-    """List accounts: id, email, name and status."""
+    """List accounts: id, email, name and status (tab-separated).
+
+    Control and bidi characters in stored text are printed as escapes
+    (:func:`flask_bastion.text.terminal_safe`), never sent to the terminal.
+    """
     query = select(User).order_by(User.id)
     if show_all:
         query = query.execution_options(**{INCLUDE_DELETED: True})
@@ -90,7 +100,8 @@ def list_users(show_all: bool) -> None:
         flags = ["deleted" if user.is_deleted else ("disabled" if user.is_disabled else "active")]
         if user.is_admin:
             flags.append("admin")
-        click.echo(f"{user.id}\t{user.email}\t{user.display_name}\t{','.join(flags)}")
+        email, name = terminal_safe(user.email), terminal_safe(user.display_name)
+        click.echo(f"{user.id}\t{email}\t{name}\t{','.join(flags)}")
 
 
 def _set_flag(email: str, attribute: str, value: bool, message: str) -> None:
@@ -99,7 +110,7 @@ def _set_flag(email: str, attribute: str, value: bool, message: str) -> None:
     if attribute == "is_disabled" and value:
         user.session_version += 1  # a disabled account is signed out everywhere
     db.session.commit()
-    click.echo(f"{message}: {user.email}")
+    click.echo(f"{message}: {terminal_safe(user.email)}")
 
 
 #: name -> (attribute, value, message, help text) of the flag commands.

@@ -6,7 +6,7 @@ from flask import current_app
 from wtforms import BooleanField, PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
-from app.forms import email_field, strip_text
+from app.forms import email_field, single_line_text
 from flask_bastion.errors import CSRFRerenderForm
 from flask_bastion.passwords import MAX_LENGTH, password_problem
 
@@ -32,13 +32,13 @@ class StrongPassword:
 
 
 class RegisterForm(CSRFRerenderForm):
-    """Create an account."""
+    """Create an account; the display name is cleaned (:func:`app.forms.single_line_text`)."""
 
     email = email_field("Email address", "email", "Please enter your email address.")
     display_name = StringField(
         "Display name",
         validators=[DataRequired("Please choose a display name."), Length(max=80)],
-        filters=[strip_text],
+        filters=[single_line_text],
         render_kw={"autocomplete": "nickname"},
     )
     password = PasswordField(

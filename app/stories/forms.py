@@ -5,17 +5,9 @@ from __future__ import annotations
 from wtforms import BooleanField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
+from app.forms import multi_line_text, single_line_text
 from app.models.story import BODY_MAX_LENGTH, TITLE_MAX_LENGTH
 from flask_bastion.errors import CSRFRerenderForm
-from flask_bastion.text import clean_text
-
-
-def _clean_title(value: str | None) -> str:
-    return clean_text(value, single_line=True)
-
-
-def _clean_body(value: str | None) -> str:
-    return clean_text(value)
 
 
 class StoryForm(CSRFRerenderForm):
@@ -24,13 +16,13 @@ class StoryForm(CSRFRerenderForm):
     title = StringField(
         "Title",
         validators=[DataRequired("Please give your story a title."), Length(max=TITLE_MAX_LENGTH)],
-        filters=[_clean_title],
+        filters=[single_line_text],
         render_kw={"maxlength": TITLE_MAX_LENGTH},
     )
     body = TextAreaField(
         "Story (Markdown)",
         validators=[DataRequired("Please write your story."), Length(max=BODY_MAX_LENGTH)],
-        filters=[_clean_body],
+        filters=[multi_line_text],
         render_kw={"rows": 14, "maxlength": BODY_MAX_LENGTH},
     )
     published = BooleanField("Published (visible to everyone)")

@@ -69,4 +69,4 @@ class AuthorProfile(DetailView):
 
 
 bp.add_url_rule("/", view_func=AuthorList.as_view("index"))
-bp.add_url_rule("/<int:id>", view_func=AuthorProfile.as_view("detail"))
+bp.add_url_rule("/<id:id>", view_func=AuthorProfile.as_view("detail"))

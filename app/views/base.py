@@ -10,7 +10,12 @@ methods it overrides say how, as in Django's generic views::
         def can_view(self, story: Story) -> bool:
             return story.published
 
-    bp.add_url_rule("/<int:id>", view_func=StoryDetail.as_view("detail"))
+    bp.add_url_rule("/<id:id>", view_func=StoryDetail.as_view("detail"))
+
+Name a row by ``<id:...>`` (:class:`app.urls.IdConverter`), never ``<int:...>``:
+the ``id`` converter routes only ids the database can hold (1..2**31-1), so
+``/stories/99999999999999999999`` is a 404 instead of an overflow in the
+driver (a 500, issue 9).
 
 Each view is a Flask :class:`~flask.views.MethodView`: ``get`` and ``post``
 handle the request, and ``methods`` follows from which of them a class has.

@@ -8,16 +8,18 @@ the page shows "more" instead of a last page number.  Rows and count are
 one statement: the count is a scalar subquery, a last column of every row
 (an empty page has nothing to count).
 
-Rules for ``?page=``: a whole number from 1; anything else (``0``, ``-1``,
-``abc``) or a page past the end is a 404, as Flask-SQLAlchemy's
-``paginate(error_out=True)`` does.  Pages stop at the counted rows
-(``count_limit``, 1000 by default): OFFSET costs grow with depth (55 ms at
-row 80,000 of 100,000 measured by ``bench/story_list_scale.py``), so deep
-pages are refused rather than slow; an archive needs other navigation.
+Rules for ``?page=``: a whole number from 1, in ASCII digits; anything else
+(``0``, ``-1``, ``abc``, ``²``, a tenth digit) or a page past the end is a
+404, as Flask-SQLAlchemy's ``paginate(error_out=True)`` does.  Pages stop at
+the counted rows (``count_limit``, 1000 by default): OFFSET costs grow with
+depth (55 ms at row 80,000 of 100,000 measured by
+``bench/story_list_scale.py``), so deep pages are refused rather than slow;
+an archive needs other navigation.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +27,9 @@ from typing import Any
 from flask import abort, request
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import scoped_session
+
+#: A page number: 1 to 9 ASCII digits, no leading zero (``re.ASCII``: ``[0-9]`` only).
+PAGE_NUMBER = re.compile(r"[1-9][0-9]{0,8}", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -120,9 +125,11 @@ class Pagination:
 def page_argument(name: str = "page") -> int:
     """The ``?page=`` number of this request (default 1).
 
-    :raises werkzeug.exceptions.NotFound: for anything but a whole number >= 1.
+    :raises werkzeug.exceptions.NotFound: for anything but 1 to 9 ASCII digits
+        making a number >= 1 (``str.isdigit`` alone accepts ``²``, which ``int``
+        refuses: a 500, issue 9).
     """
     raw = request.args.get(name, "1")
-    if not raw.isdigit() or int(raw) < 1 or len(raw) > 9:
+    if not PAGE_NUMBER.fullmatch(raw):
         abort(404)
     return int(raw)
