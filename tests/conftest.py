@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -38,6 +39,27 @@ BASE_SETTINGS: dict[str, Any] = {
 def make_app(**settings: Any) -> Flask:
     """Create a testing app with ``settings`` on top of :data:`BASE_SETTINGS`."""
     return create_app({**BASE_SETTINGS, **settings})
+
+
+@contextmanager
+def app_with_tables(**settings: Any) -> Iterator[Flask]:
+    """A testing app (``settings`` as for :func:`make_app`) whose tables exist while it is used.
+
+    Any tables left by an interrupted run are dropped first; afterwards the
+    session is removed, the tables dropped and the pool closed (on the real
+    PostgreSQL, nothing is left behind).
+    """
+    application = make_app(**settings)
+    with application.app_context():
+        db.drop_all()
+        db.create_all()
+    try:
+        yield application
+    finally:
+        with application.app_context():
+            db.session.remove()
+            db.drop_all()
+            db.engine.dispose()
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ import datetime as dt
 import io
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import time_machine
@@ -24,7 +25,7 @@ from app.extensions import db
 from app.models.contact import ContactMessage
 from app.models.story import Story
 from app.models.user import User
-from tests.conftest import make_app
+from tests.conftest import app_with_tables, make_app
 from tests.helpers import contact_form, csrf_token, post_form
 from tests.test_auth import PASSWORD, make_user, sign_in
 
@@ -48,19 +49,14 @@ def empty_tables() -> None:
 )
 def db_app(request: pytest.FixtureRequest) -> Iterator[Flask]:
     """The app with its tables on SQLite, then on the real PostgreSQL (made once per module)."""
-    if request.param == "sqlite":
-        application = make_app()
-    else:
-        url = request.getfixturevalue("postgres_url")
-        application = make_app(SQLALCHEMY_DATABASE_URI=url, SQLALCHEMY_ENGINE_OPTIONS={})
-    with application.app_context():
-        db.drop_all()
-        db.create_all()
-    yield application
-    with application.app_context():
-        db.session.remove()
-        db.drop_all()
-        db.engine.dispose()
+    settings: dict[str, Any] = {}
+    if request.param == "postgresql":
+        settings = {
+            "SQLALCHEMY_DATABASE_URI": request.getfixturevalue("postgres_url"),
+            "SQLALCHEMY_ENGINE_OPTIONS": {},
+        }
+    with app_with_tables(**settings) as application:
+        yield application
 
 
 @pytest.fixture

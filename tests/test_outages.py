@@ -15,7 +15,7 @@ from sqlalchemy import make_url
 
 from app.config import ProductionConfig
 from app.extensions import db
-from tests.conftest import make_app
+from tests.conftest import app_with_tables, make_app
 from tests.helpers import problem
 from tests.services import TCPProxy
 from tests.test_auth import make_user, sign_in
@@ -162,17 +162,11 @@ def test_a_connection_lost_after_the_view_keeps_the_response(outage, caplog):
 @pytest.fixture
 def production_pool_app(postgres_url):
     """An app on the real PostgreSQL with production's engine options."""
-    app = make_app(
+    with app_with_tables(
         SQLALCHEMY_DATABASE_URI=postgres_url,
         SQLALCHEMY_ENGINE_OPTIONS=ProductionConfig.SQLALCHEMY_ENGINE_OPTIONS,
-    )
-    with app.app_context():
-        db.create_all()
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.drop_all()
-        db.engine.dispose()
+    ) as app:
+        yield app
 
 
 def terminate_backends(app) -> int:

@@ -363,19 +363,13 @@ def test_the_count_follows_the_statement_s_include_deleted(app):
 def pg_app(postgres_url):
     """An app on the real PostgreSQL, with production's engine options."""
     from app.config import ProductionConfig
-    from tests.conftest import make_app
+    from tests.conftest import app_with_tables
 
-    application = make_app(
+    with app_with_tables(
         SQLALCHEMY_DATABASE_URI=postgres_url,
         SQLALCHEMY_ENGINE_OPTIONS=ProductionConfig.SQLALCHEMY_ENGINE_OPTIONS,
-    )
-    with application.app_context():
-        db.create_all()
-    yield application
-    with application.app_context():
-        db.session.remove()
-        db.drop_all()
-        db.engine.dispose()
+    ) as application:
+        yield application
 
 
 @contextmanager
