@@ -303,8 +303,9 @@ def protect_csrf() -> None:
     view: then ``g.bastion_csrf_refusal`` holds the reason shown above the form and the
     view runs, with forms that refuse to validate.
     """
-    if not current_app.config.get("WTF_CSRF_ENABLED", True):
-        return
+    config = current_app.config
+    if request.method not in config["WTF_CSRF_METHODS"] or not config["WTF_CSRF_ENABLED"]:
+        return  # a safe method: nothing to check (Flask-WTF's own first test)
     try:
         current_app.extensions["csrf"].protect(apply_exemptions=True)
     except CSRFError as error:
