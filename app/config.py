@@ -19,9 +19,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask_bastion.counters import uses_redis
 from flask_bastion.defaults import SecurityDefaults
-from flask_bastion.ratelimit import parse_limits
+from flask_bastion.ratelimit import limits_setting
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_PATH = PROJECT_ROOT / "instance"
@@ -234,21 +233,13 @@ class Config(SecurityDefaults):
                     f"CONTENT_SECURITY_POLICY {directive} allows 'unsafe-*'; "
                     "Bastion's CSP is nonce-based and refuses to start with it"
                 )
-        for name in ("RATELIMIT_DEFAULT", "SIGNIN_RATE_LIMIT", "REGISTER_RATE_LIMIT"):
-            value = str(config.get(name) or "").strip()
+        # Bastion's own limits (the extension checks RATELIMIT_DEFAULT and the
+        # storage URI when it starts; views read these on each request).
+        for name in ("SIGNIN_RATE_LIMIT", "REGISTER_RATE_LIMIT"):
             try:
-                if value:
-                    parse_limits(value)
-            except ValueError:
-                raise ConfigError(
-                    f"{name}={value!r} is not a rate limit: write it like "
-                    "'2 per second; 60 per minute'"
-                ) from None
-        storage = str(config.get("RATELIMIT_STORAGE_URI") or "")
-        if not (storage.startswith("memory://") or uses_redis(storage)):
-            raise ConfigError(
-                "RATELIMIT_STORAGE_URI must start with memory://, redis:// or rediss://"
-            )
+                limits_setting(name, config.get(name))
+            except ValueError as error:
+                raise ConfigError(str(error)) from None
 
 
 class DevelopmentConfig(Config):

@@ -209,7 +209,7 @@ def counters_from_config(config: Any) -> Counters:
         return MemoryCounters()
     if not uses_redis(uri):
         raise ValueError(
-            "RATELIMIT_STORAGE_URI must be memory:// or redis:// (rediss://), "
+            "RATELIMIT_STORAGE_URI must start with memory://, redis:// or rediss://, "
             f"not {uri.split(':')[0]}"
         )
     primary = RedisCounters(redis_url(uri), **dict(config.get("RATELIMIT_STORAGE_OPTIONS") or {}))

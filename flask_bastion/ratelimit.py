@@ -127,6 +127,23 @@ def parse_limits(value: str) -> tuple[RateLimitItem, ...]:
     return tuple(parse_many(value))
 
 
+def limits_setting(name: str, value: Any) -> tuple[RateLimitItem, ...]:
+    """The limits of the setting ``name`` (``()`` when empty), for start-up checks.
+
+    :raises ValueError: naming the setting and the expected notation, for a
+        string the ``limits`` library can't parse.
+    """
+    text = str(value or "").strip()
+    if not text:
+        return ()
+    try:
+        return parse_limits(text)
+    except ValueError:
+        raise ValueError(
+            f"{name}={text!r} is not a rate limit: write it like '2 per second; 60 per minute'"
+        ) from None
+
+
 def limit(
     value: str | Callable[[], str],
     *,
@@ -202,8 +219,7 @@ class RateLimiter:
         config = app.config
         self.app = app
         self.enabled = bool(config["RATELIMIT_ENABLED"])
-        default = str(config["RATELIMIT_DEFAULT"] or "").strip()
-        self.default_limits = parse_limits(default) if default else ()
+        self.default_limits = limits_setting("RATELIMIT_DEFAULT", config["RATELIMIT_DEFAULT"])
         self.headers_enabled = bool(config["RATELIMIT_HEADERS_ENABLED"])
         self.prefix = str(config["RATELIMIT_KEY_PREFIX"])
         self.counters: Counters = counters_from_config(config)
