@@ -123,6 +123,18 @@ def postgres_url() -> Iterator[str]:
 
 
 @pytest.fixture
+def production_pg_app(postgres_url: str) -> Iterator[Flask]:
+    """An app with its tables on the real PostgreSQL, with production's engine options."""
+    from app.config import ProductionConfig
+
+    with app_with_tables(
+        SQLALCHEMY_DATABASE_URI=postgres_url,
+        SQLALCHEMY_ENGINE_OPTIONS=ProductionConfig.SQLALCHEMY_ENGINE_OPTIONS,
+    ) as application:
+        yield application
+
+
+@pytest.fixture
 def redis_url() -> str:
     """The real Redis (skipped, or failed under CI, when it isn't running)."""
     require_service("Redis", REDIS_URL)

@@ -15,7 +15,7 @@ from sqlalchemy import make_url
 
 from app.config import ProductionConfig
 from app.extensions import db
-from tests.conftest import app_with_tables, make_app
+from tests.conftest import make_app
 from tests.helpers import problem
 from tests.services import TCPProxy
 from tests.test_auth import make_user, sign_in
@@ -159,16 +159,6 @@ def test_a_connection_lost_after_the_view_keeps_the_response(outage, caplog):
 # --- pooled connections that died while idle ------------------------------------------
 
 
-@pytest.fixture
-def production_pool_app(postgres_url):
-    """An app on the real PostgreSQL with production's engine options."""
-    with app_with_tables(
-        SQLALCHEMY_DATABASE_URI=postgres_url,
-        SQLALCHEMY_ENGINE_OPTIONS=ProductionConfig.SQLALCHEMY_ENGINE_OPTIONS,
-    ) as app:
-        yield app
-
-
 def terminate_backends(app) -> int:
     """``pg_terminate_backend`` every other connection to the app's database; how many."""
     url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
@@ -181,10 +171,10 @@ def terminate_backends(app) -> int:
     return len(rows)
 
 
-def test_terminated_backends_are_replaced_without_a_failed_request(production_pool_app, html):
+def test_terminated_backends_are_replaced_without_a_failed_request(production_pg_app, html):
     """Pooled connections whose backends were terminated (a database restart, say)
     cost no request: production's ``pool_pre_ping`` replaces them at checkout."""
-    app = production_pool_app
+    app = production_pg_app
     with app.app_context():
         # Three idle connections in the pool, all about to die.
         held = [db.engine.connect() for _ in range(3)]

@@ -359,19 +359,6 @@ def test_the_count_follows_the_statement_s_include_deleted(app):
 # --- list pages read outside a transaction (PostgreSQL) ----------------------------
 
 
-@pytest.fixture
-def pg_app(postgres_url):
-    """An app on the real PostgreSQL, with production's engine options."""
-    from app.config import ProductionConfig
-    from tests.conftest import app_with_tables
-
-    with app_with_tables(
-        SQLALCHEMY_DATABASE_URI=postgres_url,
-        SQLALCHEMY_ENGINE_OPTIONS=ProductionConfig.SQLALCHEMY_ENGINE_OPTIONS,
-    ) as application:
-        yield application
-
-
 @contextmanager
 def autocommit_per_statement(app):
     """Whether the driver connection was in autocommit mode, for each statement run."""
@@ -390,8 +377,8 @@ def autocommit_per_statement(app):
 
 
 @pytest.mark.postgres
-def test_anonymous_list_reads_without_begin_and_the_pool_gets_transactions_back(pg_app):
-    app = pg_app
+def test_anonymous_list_reads_without_begin_and_the_pool_gets_transactions_back(production_pg_app):
+    app = production_pg_app
     many_authors(app, 3)
     client = app.test_client()
     with autocommit_per_statement(app) as modes:
@@ -410,8 +397,8 @@ def test_anonymous_list_reads_without_begin_and_the_pool_gets_transactions_back(
 
 
 @pytest.mark.postgres
-def test_signed_in_lists_stay_in_the_request_s_transaction(pg_app):
-    app = pg_app
+def test_signed_in_lists_stay_in_the_request_s_transaction(production_pg_app):
+    app = production_pg_app
     many_authors(app, 2)
     make_user(app)
     client = app.test_client()
