@@ -160,16 +160,13 @@ def register_config(app: Flask, config: str | Mapping[str, Any] | None) -> type[
 def register_logging(app: Flask) -> None:
     """Send ``bastion.*`` logs to stderr, one line each."""
     level = getattr(logging, str(app.config["LOG_LEVEL"]).upper(), logging.INFO)
-    for name in ("bastion",):
-        logger = logging.getLogger(name)
-        logger.setLevel(level)
-        if not any(getattr(h, "_bastion", False) for h in logger.handlers):
-            handler = logging.StreamHandler(sys.stderr)
-            handler.setFormatter(
-                logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
-            )
-            handler._bastion = True  # type: ignore[attr-defined]
-            logger.addHandler(handler)
+    logger = logging.getLogger("bastion")
+    logger.setLevel(level)
+    if not any(getattr(h, "_bastion", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        handler._bastion = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
 
 
 def register_extensions(app: Flask) -> None:
