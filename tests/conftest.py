@@ -18,7 +18,7 @@ import psycopg
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
-from sqlalchemy import make_url
+from sqlalchemy import make_url, text
 from sqlalchemy.pool import StaticPool
 
 from app import create_app
@@ -152,3 +152,37 @@ def _no_redis_keys_left_behind() -> Iterator[None]:
         keys = list(client.scan_iter(match="*bastion-test-*", count=1000))
         if keys:
             client.delete(*keys)
+
+
+def empty_tables() -> None:
+    """Delete every row; ids start again from 1 (PostgreSQL: ``RESTART IDENTITY``)."""
+    tables = ", ".join(f'"{table.name}"' for table in db.metadata.sorted_tables)
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    else:
+        for table in reversed(db.metadata.sorted_tables):
+            db.session.execute(table.delete())
+    db.session.commit()
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def db_app(request: pytest.FixtureRequest) -> Iterator[Flask]:
+    """The app with its tables on SQLite, then on the real PostgreSQL (made once per module)."""
+    settings: dict[str, Any] = {}
+    if request.param == "postgresql":
+        settings = {
+            "SQLALCHEMY_DATABASE_URI": request.getfixturevalue("postgres_url"),
+            "SQLALCHEMY_ENGINE_OPTIONS": {},
+        }
+    with app_with_tables(**settings) as application:
+        yield application
+
+
+@pytest.fixture
+def any_db(db_app: Flask) -> Iterator[Flask]:
+    """:func:`db_app` with empty tables for each test."""
+    yield db_app
+    with db_app.app_context():
+        empty_tables()

@@ -142,7 +142,17 @@ VALID_FIELDS: dict[bytes, bytes] = {
     b"remember": b"y",
     b"submit": b"Send",
 }
-QUERY_NAMES = [b"page", b"page", b"page", b"next", b"per_page", b"sort", b"q", b"id", b"_method"]
+QUERY_NAMES = [
+    b"page",
+    b"cursor",
+    b"cursor",
+    b"next",
+    b"per_page",
+    b"sort",
+    b"q",
+    b"id",
+    b"_method",
+]
 
 
 #: Strategies are built once: Hypothesis validates each new strategy object it draws from.

@@ -37,9 +37,8 @@ def with_author(statement: Select[Any]) -> Select[Any]:
     return statement.join(Story.author).options(contains_eager(Story.author))
 
 
-def newest_first(statement: Select[Any]) -> Select[Any]:
-    """Order ``statement`` by creation, newest first."""
-    return statement.order_by(Story.created_at.desc(), Story.id.desc())
+#: Lists of stories: newest first, then the higher id (keyset order, :mod:`app.views.keyset`).
+NEWEST_FIRST = ("-created_at", "-id")
 
 
 def deleted_stories() -> Select[Any]:
@@ -75,10 +74,11 @@ class StoryList(ListView):
 
     model = Story
     template = "stories/list.html"
+    order_by = NEWEST_FIRST
 
     def get_query(self, **values: Any) -> Select[Any]:
-        """Published stories of live authors, newest first."""
-        return newest_first(with_author(select(Story).where(Story.published)))
+        """Published stories of live authors."""
+        return with_author(select(Story).where(Story.published))
 
 
 class MyStories(LoginRequiredMixin, ListView):
@@ -86,10 +86,11 @@ class MyStories(LoginRequiredMixin, ListView):
 
     model = Story
     template = "stories/mine.html"
+    order_by = NEWEST_FIRST
 
     def get_query(self, **values: Any) -> Select[Any]:
-        """The signed-in author's live stories, newest first."""
-        return newest_first(with_author(select(Story).where(Story.author_id == current_user.id)))
+        """The signed-in author's live stories."""
+        return with_author(select(Story).where(Story.author_id == current_user.id))
 
 
 class Trash(LoginRequiredMixin, ListView):
@@ -97,13 +98,14 @@ class Trash(LoginRequiredMixin, ListView):
 
     model = Story
     template = "stories/trash.html"
+    order_by = ("-deleted_at", "-id")
 
     def get_query(self, **values: Any) -> Select[Any]:
-        """The author's deleted stories (admins: all), latest deleted first."""
+        """The author's deleted stories (admins: all); latest deleted first."""
         statement = deleted_stories()
         if not current_user.is_admin:
             statement = statement.where(Story.author_id == current_user.id)
-        return statement.order_by(Story.deleted_at.desc(), Story.id.desc())
+        return statement
 
 
 class StoryDetail(StoryRules, DetailView):

@@ -1,8 +1,8 @@
 """Public author pages, subclasses of the same generic views as the story pages.
 
 ``/users/`` lists live accounts that have published something, and
-``/users/<id>`` shows one author and their newest published stories (two
-queries, however many stories they wrote).  Only the
+``/users/<id>`` shows one author and their published stories, newest first,
+paged by cursor like every list (two queries per page).  Only the
 display name and the membership date are public; email addresses never are.
 """
 
@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint
+from flask import Blueprint, abort
 from sqlalchemy import Select, exists, select
 
 from app.extensions import db
 from app.models.story import Story
 from app.models.user import User
-from app.views import DetailView, ListView
+from app.views import ListView
 
 bp = Blueprint("users", __name__, url_prefix="/users")
 
@@ -35,37 +35,42 @@ class AuthorList(ListView):
 
     model = User
     template = "users/list.html"
+    order_by = ("display_name", "id")
     per_page = 30
 
     def get_query(self, **values: Any) -> Select[Any]:
         """Enabled accounts (deleted ones are hidden by the session) that published."""
-        return (
-            select(User)
-            .where(User.is_disabled.is_(False), has_published())
-            .order_by(User.display_name, User.id)
-        )
+        return select(User).where(User.is_disabled.is_(False), has_published())
 
 
-class AuthorProfile(DetailView):
-    """One author (as ``author``) and their newest published stories (as ``stories``)."""
+class AuthorProfile(ListView):
+    """One author (as ``author``) and their published stories, newest first, by cursor."""
 
-    model = User
+    model = Story
     template = "users/profile.html"
-    context_name = "author"
+    order_by = ("-created_at", "-id")
+
+    def get_author(self, id: int) -> User:
+        """The enabled, live account ``id`` (deleted ones are hidden by the session).
+
+        :raises werkzeug.exceptions.NotFound: when there is none.
+        """
+        author = db.session.scalars(
+            select(User).where(User.id == id, User.is_disabled.is_(False))
+        ).one_or_none()
+        if author is None:
+            abort(404)
+        return author
 
     def get_query(self, **values: Any) -> Select[Any]:
-        """Enabled, live accounts (deleted ones are hidden by the session)."""
-        return select(User).where(User.is_disabled.is_(False))
+        """The published stories of ``values["author"]``."""
+        return select(Story).where(Story.author_id == values["author"].id, Story.published)
 
-    def get_context(self, **context: Any) -> dict[str, Any]:
-        """Add ``stories``: the author's newest published stories, at most ``PROFILE_STORIES``."""
-        stories = db.session.scalars(
-            select(Story)
-            .where(Story.author_id == context["object"].id, Story.published)
-            .order_by(Story.created_at.desc(), Story.id.desc())
-            .limit(PROFILE_STORIES)
-        ).all()
-        return super().get_context(stories=stories, **context)
+    def get(self, **values: Any) -> str:
+        """Render the author named by the URL's ``id`` with one page of their stories."""
+        author = self.get_author(values["id"])
+        page = self.paginate(self.get_query(author=author))
+        return self.render(author=author, page=page, items=page.items, **values)
 
 
 bp.add_url_rule("/", view_func=AuthorList.as_view("index"))

@@ -9,18 +9,19 @@ two models served by the same classes.
 
 from app.views.base import LoginRequiredMixin, ModelView
 from app.views.forms import CreateView, DeleteView, RestoreView, UpdateView
+from app.views.keyset import InvalidCursor, Keyset, KeysetPage
 from app.views.lists import DetailView, ListView
-from app.views.pagination import Pagination, page_argument
 
 __all__ = [
     "CreateView",
     "DeleteView",
     "DetailView",
+    "InvalidCursor",
+    "Keyset",
+    "KeysetPage",
     "ListView",
     "LoginRequiredMixin",
     "ModelView",
-    "Pagination",
     "RestoreView",
     "UpdateView",
-    "page_argument",
 ]

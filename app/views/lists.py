@@ -2,39 +2,47 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any, ClassVar
 
+from flask import abort, request
 from sqlalchemy import Select
 
 from app.extensions import db
 from app.views.base import ModelView
-from app.views.pagination import Pagination, page_argument
+from app.views.keyset import InvalidCursor, Keyset, KeysetPage
 
 DEFAULT_PER_PAGE = 20
 MAX_PER_PAGE = 100
 
 
 class ListView(ModelView):
-    """A paginated list: ``template`` gets ``pagination`` (a :class:`Pagination`),
-    ``items`` (its rows) and the URL's values.
+    """A list paged by cursor: ``template`` gets ``page`` (a
+    :class:`~app.views.keyset.KeysetPage`), ``items`` (its rows) and the URL's values.
 
-    Set ``per_page`` (capped to 1..``MAX_PER_PAGE``) and ``count_limit`` (rows
-    counted at most for page numbers); override :meth:`get_query` for the rows
-    and their order.  Other attributes: see :class:`~app.views.base.ModelView`.
+    Set ``order_by`` (model attribute names, ``-`` for descending, the last
+    one unique: see :class:`~app.views.keyset.Keyset`) and ``per_page``
+    (capped to 1..``MAX_PER_PAGE``); override :meth:`get_query` for the rows
+    (without ``order_by``: the keyset orders them).  ``?cursor=`` names the
+    page; a damaged or foreign cursor is a 400 page.  Other attributes: see
+    :class:`~app.views.base.ModelView`.
     """
 
+    #: The ordering, e.g. ``("-created_at", "-id")`` (newest first).
+    order_by: ClassVar[tuple[str, ...]] = ("id",)
     #: Rows per page, capped to 1..``MAX_PER_PAGE``.
     per_page: ClassVar[int] = DEFAULT_PER_PAGE
-    #: Rows counted at most (pages stop there; see :mod:`app.views.pagination`).
-    count_limit: ClassVar[int] = 1000
-    #: The class that runs the page's statements.
-    pagination_class: ClassVar[type[Pagination]] = Pagination
     #: Read the page outside a transaction when none is open yet (see :meth:`paginate`);
     #: set it to ``False`` for a list whose request also writes.
     read_without_transaction: ClassVar[bool] = True
 
-    def paginate(self, statement: Select[Any]) -> Pagination:
-        """The ``?page=`` page of ``statement``: one statement, the rows with the capped count.
+    @cached_property
+    def keyset(self) -> Keyset:
+        """The :class:`Keyset` of ``model`` and ``order_by`` (built once per view)."""
+        return Keyset(self.model, self.order_by)
+
+    def paginate(self, statement: Select[Any]) -> KeysetPage:
+        """The ``?cursor=`` page of ``statement``: one ``SELECT`` of ``per_page + 1`` rows.
 
         When the request has not opened a transaction yet (an anonymous visitor:
         nothing was read before), the page is read on a connection in autocommit
@@ -42,22 +50,24 @@ class ListView(ModelView):
         the ``BEGIN`` and ``ROLLBACK`` round trips are saved.  The connection's
         isolation level is restored when the request's session closes.
 
-        :raises werkzeug.exceptions.NotFound: for a bad or empty page number.
+        :raises werkzeug.exceptions.BadRequest: for a cursor that is not one of this list.
         """
         if self.read_without_transaction and not db.session().in_transaction():
             db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-        return self.pagination_class.query(
-            db.session,
-            statement,
-            page=page_argument(),
-            per_page=max(1, min(self.per_page, MAX_PER_PAGE)),
-            count_limit=self.count_limit,
-        )
+        try:
+            return self.keyset.page(
+                db.session,
+                statement,
+                cursor=request.args.get("cursor"),
+                per_page=max(1, min(self.per_page, MAX_PER_PAGE)),
+            )
+        except InvalidCursor as error:
+            abort(400, description=f"{str(error).capitalize()}: start again from the first page.")
 
     def get(self, **values: Any) -> str:
         """Render one page of :meth:`get_query` of the URL's ``values``."""
-        pagination = self.paginate(self.get_query(**values))
-        return self.render(pagination=pagination, items=pagination.items, **values)
+        page = self.paginate(self.get_query(**values))
+        return self.render(page=page, items=page.items, **values)
 
 
 class DetailView(ModelView):
