@@ -222,7 +222,9 @@ def register_error_handlers(app: Flask) -> None:
 
 
 def register_template_helpers(app: Flask) -> None:
-    """Globals and filters every template may use, and the memoising ``url_for``."""
+    """Globals and filters every template may use, the memoising ``url_for`` and
+    ``story_card`` (story cards rendered once: :mod:`app.stories.cards`)."""
+    from app.stories.cards import init_story_cards
     from app.stories.markdown import excerpt, render_markdown
     from app.urls import init_url_cache
 
@@ -230,6 +232,7 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["markdown"] = render_markdown
     app.jinja_env.filters["excerpt"] = excerpt
     init_url_cache(app)
+    init_story_cards(app)
 
 
 def register_commands(app: Flask) -> None:

@@ -55,7 +55,12 @@ def render_markdown(source: str) -> Markup:
     return Markup(sanitize_html(_markdown.render(source)))  # noqa: S704  # nosec B704
 
 
-def excerpt(source: str, length: int = 200) -> str:
+#: Characters of an excerpt, and of Markdown source read to make one.
+EXCERPT_LENGTH = 200
+EXCERPT_SOURCE_CHARS = 8 * EXCERPT_LENGTH
+
+
+def excerpt(source: str, length: int = EXCERPT_LENGTH) -> str:
     """Plain-text start of a Markdown ``source`` for lists (escaped by Jinja).
 
     Only the first ``8 * length`` characters are rendered, and results are

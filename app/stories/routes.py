@@ -34,7 +34,9 @@ def with_author(statement: Select[Any]) -> Select[Any]:
 
     The inner join also hides the stories of deleted accounts.
     """
-    return statement.join(Story.author).options(contains_eager(Story.author))
+    return statement.join(Story.author).options(
+        contains_eager(Story.author).load_only(User.id, User.display_name)
+    )
 
 
 #: Lists of stories: newest first, then the higher id (keyset order, :mod:`app.views.keyset`).
