@@ -52,11 +52,13 @@ def test_create_prints_the_key_once_on_stdout(app, runner, ada):
 
 def test_create_defaults_to_90_days_and_accepts_never(app, runner, ada):
     assert create(runner).exit_code == 0
-    assert create(runner, "--expires", "never").exit_code == 0
+    never_result = create(runner, "--expires", "never")
+    assert never_result.exit_code == 0
     default, never = stored(app)
     assert timedelta(days=89) < default.expires_at - default.created_at <= timedelta(days=90)
     assert default.name == "command line"
     assert never.expires_at is None
+    assert "expires never -- store the key now" in never_result.stderr
 
 
 def test_create_cleans_the_name(app, runner, ada):

@@ -64,8 +64,9 @@ def create(email: str, scope: str, expires: object, name: str) -> None:
     except ValueError as error:
         raise click.ClickException(str(error)) from None
     click.echo(raw)
+    expires = "never" if key.expires_at is None else f"{_when(key.expires_at)} UTC"
     click.echo(
-        f"prefix {key.prefix}, scope {key.scope}, expires {_when(key.expires_at)} UTC"
+        f"prefix {key.prefix}, scope {key.scope}, expires {expires}"
         " -- store the key now: it can't be shown again",
         err=True,
     )
