@@ -207,8 +207,11 @@ def touch(key: ApiKey, now: datetime | None = None) -> bool:
 
     No query is made while ``key.last_used_at`` is recent.  Otherwise one
     conditional ``UPDATE`` (so several instances write once between them)
-    and a commit of the session.
+    and a commit of the session (call it after the request's own changes
+    are committed, or as part of them).
 
+    :param key: a key returned by :func:`authenticate_key`.
+    :param now: the time of use (aware); default the current time.
     :returns: whether the row was written.
     """
     now = now or utcnow()
