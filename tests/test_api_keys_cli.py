@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from app.auth.api_keys import KEY_LENGTH, authenticate_key
 from app.extensions import db
@@ -142,6 +142,17 @@ def test_list_statuses_and_the_user_filter(app, runner, ada):
     only_ada = run(runner, "list", "--user", "ADA@example.com").output.splitlines()
     assert [line.split("\t")[0] for line in only_ada] == [key.prefix for key in keys[:4]]
     assert run(runner, "list", "--user", "eve@example.com").exit_code == 1
+
+
+def test_list_survives_keys_whose_owner_row_is_gone(app, runner, ada):
+    assert create(runner).exit_code == 0
+    with app.app_context():  # SQLite enforces no foreign keys: `flask purge` leaves the key
+        db.session.execute(text("DELETE FROM user_account"))
+        db.session.commit()
+    result = run(runner, "list")
+    assert result.exit_code == 0, result.output
+    fields = result.output.rstrip("\n").split("\t")
+    assert (fields[3], fields[7]) == ("-", "owner deleted")
 
 
 def test_list_escapes_control_characters_stored_in_names(app, runner, ada):

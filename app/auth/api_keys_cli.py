@@ -91,9 +91,9 @@ def list_keys(email: str | None) -> None:
         query = query.where(ApiKey.user_id == _owner(email).id)
     now = utcnow()
     for key in db.session.scalars(query):
-        owner = key.user
+        owner = key.user  # None once purged where foreign keys are not enforced (SQLite)
         status = key.status(now)
-        if status == "active" and owner.is_deleted:
+        if status == "active" and (owner is None or owner.is_deleted):
             status = "owner deleted"
         elif status == "active" and owner.is_disabled:
             status = "owner disabled"
@@ -101,7 +101,7 @@ def list_keys(email: str | None) -> None:
             key.prefix,
             terminal_safe(key.name),
             key.scope,
-            terminal_safe(owner.email),
+            "-" if owner is None else terminal_safe(owner.email),
             _when(key.created_at),
             _when(key.expires_at),
             _when(key.last_used_at, none="-"),
