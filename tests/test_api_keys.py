@@ -80,34 +80,34 @@ def flip(raw: str, index: int) -> str:
 # --- lifecycle ---------------------------------------------------------------
 
 
-def test_a_new_key_has_the_documented_shape_and_authenticates(any_app):
-    key_id, raw = new_key(any_app)
+def test_a_new_key_has_the_documented_shape_and_authenticates(any_db):
+    key_id, raw = new_key(any_db)
     marker, prefix, secret = raw[:4], raw[4:12], raw[13:]
     assert (marker, raw[12], len(raw), len(secret)) == ("bst_", "_", KEY_LENGTH, 43)
     assert prefix.isascii()
     assert prefix.isalnum()
-    assert check(any_app, raw) == key_id
-    assert load_key(any_app, key_id).prefix == prefix
+    assert check(any_db, raw) == key_id
+    assert load_key(any_db, key_id).prefix == prefix
 
 
-def test_the_row_stores_the_hash_never_the_key(any_app):
-    key_id, raw = new_key(any_app)
+def test_the_row_stores_the_hash_never_the_key(any_db):
+    key_id, raw = new_key(any_db)
     secret = raw[13:]
-    with any_app.app_context():
+    with any_db.app_context():
         row = db.session.execute(text("SELECT * FROM api_key")).one()
     stored = " ".join(str(value) for value in row)
     assert raw not in stored
     assert secret not in stored
     assert secret[:16] not in stored
-    assert load_key(any_app, key_id).key_hash == hashlib.sha256(raw.encode()).hexdigest()
+    assert load_key(any_db, key_id).key_hash == hashlib.sha256(raw.encode()).hexdigest()
 
 
-def test_wrong_secrets_and_unknown_prefixes_are_refused(any_app):
-    _, raw = new_key(any_app)
-    assert check(any_app, flip(raw, 30)) is None
-    assert check(any_app, flip(raw, KEY_LENGTH - 1)) is None
-    assert check(any_app, flip(raw, 6)) is None  # another prefix
-    assert check(any_app, raw) is not None
+def test_wrong_secrets_and_unknown_prefixes_are_refused(any_db):
+    _, raw = new_key(any_db)
+    assert check(any_db, flip(raw, 30)) is None
+    assert check(any_db, flip(raw, KEY_LENGTH - 1)) is None
+    assert check(any_db, flip(raw, 6)) is None  # another prefix
+    assert check(any_db, raw) is not None
 
 
 def test_unknown_prefix_and_wrong_secret_cost_the_same_work(app, monkeypatch):
@@ -125,12 +125,12 @@ def test_unknown_prefix_and_wrong_secret_cost_the_same_work(app, monkeypatch):
         assert (calls, len(queries)) == (["hash", "compare"], 1), candidate
 
 
-def test_expired_keys_are_refused(any_app):
-    key_id, raw = new_key(any_app, expires_in=timedelta(minutes=5))
-    assert check(any_app, raw) == key_id
-    change(any_app, key_id, expires_at=utcnow() - timedelta(seconds=1))
-    assert check(any_app, raw) is None
-    assert load_key(any_app, key_id).status() == "expired"
+def test_expired_keys_are_refused(any_db):
+    key_id, raw = new_key(any_db, expires_in=timedelta(minutes=5))
+    assert check(any_db, raw) == key_id
+    change(any_db, key_id, expires_at=utcnow() - timedelta(seconds=1))
+    assert check(any_db, raw) is None
+    assert load_key(any_db, key_id).status() == "expired"
 
 
 def test_keys_without_expiry_stay_valid(app):
@@ -147,14 +147,14 @@ def test_expiry_is_set_from_now(app):
     assert expires_at.tzinfo is not None
 
 
-def test_revoked_keys_are_refused(any_app):
-    key_id, raw = new_key(any_app)
-    with any_app.app_context():
+def test_revoked_keys_are_refused(any_db):
+    key_id, raw = new_key(any_db)
+    with any_db.app_context():
         key = db.session.get(ApiKey, key_id)
         assert revoke(key) is True
         assert revoke(key) is False
-    assert load_key(any_app, key_id).status() == "revoked"
-    assert check(any_app, raw) is None
+    assert load_key(any_db, key_id).status() == "revoked"
+    assert check(any_db, raw) is None
 
 
 @pytest.mark.parametrize(
@@ -162,12 +162,12 @@ def test_revoked_keys_are_refused(any_app):
     [{"is_disabled": True}, {"deleted_at": utcnow()}],
     ids=["disabled", "deleted"],
 )
-def test_keys_of_disabled_or_deleted_accounts_are_refused(any_app, owner_change):
-    key_id, raw = new_key(any_app)
-    change_user(any_app, **owner_change)
-    assert check(any_app, raw) is None
-    change_user(any_app, is_disabled=False, deleted_at=None)
-    assert check(any_app, raw) == key_id
+def test_keys_of_disabled_or_deleted_accounts_are_refused(any_db, owner_change):
+    key_id, raw = new_key(any_db)
+    change_user(any_db, **owner_change)
+    assert check(any_db, raw) is None
+    change_user(any_db, is_disabled=False, deleted_at=None)
+    assert check(any_db, raw) == key_id
 
 
 def test_removing_the_account_for_good_removes_its_keys_on_postgresql(production_pg_app):
@@ -216,9 +216,9 @@ def test_issue_key_refuses_bad_values(app, fields, message):
     assert key_count(app) == 0
 
 
-def test_names_are_cleaned_like_other_stored_text(any_app):
-    key_id, _ = new_key(any_app, name="  my\x00 deploy\u202e\tkey\x1b ")
-    assert load_key(any_app, key_id).name == "my deploy key"
+def test_names_are_cleaned_like_other_stored_text(any_db):
+    key_id, _ = new_key(any_db, name="  my\x00 deploy\u202e\tkey\x1b ")
+    assert load_key(any_db, key_id).name == "my deploy key"
 
 
 def test_a_taken_prefix_is_drawn_again(app, monkeypatch):
@@ -287,9 +287,9 @@ def count_queries() -> Iterator[list[str]]:
         event.remove(db.engine, "before_cursor_execute", record)
 
 
-def test_malformed_and_hostile_keys_are_none_without_a_query(any_app):
-    key_id, raw = new_key(any_app)
-    with any_app.app_context():
+def test_malformed_and_hostile_keys_are_none_without_a_query(any_db):
+    key_id, raw = new_key(any_db)
+    with any_db.app_context():
         for candidate in [*MALFORMED, *hostile_variants(raw)]:
             with count_queries() as queries:
                 assert authenticate_key(candidate) is None, repr(candidate)[:80]
@@ -297,14 +297,14 @@ def test_malformed_and_hostile_keys_are_none_without_a_query(any_app):
         assert authenticate_key(raw).id == key_id
 
 
-def test_hostile_keys_through_request_headers(any_app):
-    _, raw = new_key(any_app)
-    with any_app.app_context():
+def test_hostile_keys_through_request_headers(any_db):
+    _, raw = new_key(any_db)
+    with any_db.app_context():
         for candidate in hostile_variants(raw):
             if "\n" in candidate or "\udcff" in candidate:
                 continue  # no client can send these in a header
             value = candidate.encode("utf-8").decode("latin-1")  # as a WSGI server decodes
-            with any_app.test_request_context(headers={"X-API-Key": value}):
+            with any_db.test_request_context(headers={"X-API-Key": value}):
                 assert authenticate_key(key_from_request(request)) is None
 
 
@@ -337,17 +337,17 @@ def test_key_from_request(app, headers, expected):
 # --- last use ------------------------------------------------------------------
 
 
-def test_touch_writes_at_most_once_a_minute(any_app):
-    key_id, raw = new_key(any_app)
+def test_touch_writes_at_most_once_a_minute(any_db):
+    key_id, raw = new_key(any_db)
     now = utcnow()
-    with any_app.app_context():
+    with any_db.app_context():
         key = authenticate_key(raw)
         assert touch(key, now) is True
         with count_queries() as queries:
             assert touch(key, now + timedelta(seconds=59)) is False
         assert queries == []
         assert touch(key, now + timedelta(seconds=61)) is True
-    assert load_key(any_app, key_id).last_used_at == now + timedelta(seconds=61)
+    assert load_key(any_db, key_id).last_used_at == now + timedelta(seconds=61)
 
 
 def test_touch_does_not_overwrite_another_instances_recent_write(app):

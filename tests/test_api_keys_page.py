@@ -35,15 +35,15 @@ def shown_key(page: str) -> str:
     return page[value : page.index('"', value)]
 
 
-def test_account_page_creates_a_key_and_shows_it_once(any_app):
-    client = signed_in_client(any_app)
+def test_account_page_creates_a_key_and_shows_it_once(any_db):
+    client = signed_in_client(any_db)
     response = create_on_page(client, name="CI deploy", scope="write", expires="30")
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
     raw = shown_key(response.get_data(as_text=True))
-    key_id = check(any_app, raw)
+    key_id = check(any_db, raw)
     assert key_id is not None
-    key = load_key(any_app, key_id)
+    key = load_key(any_db, key_id)
     assert (key.name, key.scope) == ("CI deploy", "write")
     assert timedelta(days=29) < key.expires_at - key.created_at <= timedelta(days=30)
     # never in a cookie, the session or a later page
@@ -76,14 +76,14 @@ def test_never_expiring_key_from_the_page(app):
         {"expires": "\x00"},
     ],
 )
-def test_bad_input_shows_the_form_again(any_app, fields):
-    client = signed_in_client(any_app)
+def test_bad_input_shows_the_form_again(any_db, fields):
+    client = signed_in_client(any_db)
     response = create_on_page(client, **fields)
     assert response.status_code == 422
     page = response.get_data(as_text=True)
     assert "Please correct the fields marked below." in page
     assert "new-api-key" not in page
-    assert key_count(any_app) == 0
+    assert key_count(any_db) == 0
 
 
 def test_csrf_refusal_creates_nothing(app):
@@ -117,14 +117,14 @@ def test_key_creation_is_rate_limited(app):
     assert key_count(app) == 2
 
 
-def test_revoke_from_the_page(any_app):
-    key_id, raw = new_key(any_app)
-    client = signed_in_client(any_app)
+def test_revoke_from_the_page(any_db):
+    key_id, raw = new_key(any_db)
+    client = signed_in_client(any_db)
     response = post_form(client, f"/account/api-keys/{key_id}/revoke", "/account")
     assert response.status_code == 302
     assert response.headers["Location"] == "/account#api-keys"
-    assert load_key(any_app, key_id).revoked_at is not None
-    assert check(any_app, raw) is None
+    assert load_key(any_db, key_id).revoked_at is not None
+    assert check(any_db, raw) is None
     page = client.get("/account").get_data(as_text=True)
     assert "has been revoked" in page
     assert f"/account/api-keys/{key_id}/revoke" not in page
@@ -133,14 +133,14 @@ def test_revoke_from_the_page(any_app):
     assert "was already revoked" in client.get("/account").get_data(as_text=True)
 
 
-def test_another_users_key_is_not_found(any_app):
-    key_id, raw = new_key(any_app, email="other@example.com")
-    client = signed_in_client(any_app)
+def test_another_users_key_is_not_found(any_db):
+    key_id, raw = new_key(any_db, email="other@example.com")
+    client = signed_in_client(any_db)
     assert post_form(client, f"/account/api-keys/{key_id}/revoke", "/account").status_code == 404
     assert post_form(client, "/account/api-keys/999999/revoke", "/account").status_code == 404
     assert "other@" not in client.get("/account").get_data(as_text=True)
-    assert load_key(any_app, key_id).revoked_at is None
-    assert check(any_app, raw) == key_id
+    assert load_key(any_db, key_id).revoked_at is None
+    assert check(any_db, raw) == key_id
 
 
 def test_revoke_needs_post_and_csrf(app):
@@ -156,13 +156,13 @@ def test_revoke_needs_post_and_csrf(app):
     assert load_key(app, key_id).revoked_at is None
 
 
-def test_deleting_the_account_makes_its_keys_unusable(any_app):
-    key_id, raw = new_key(any_app)
-    client = signed_in_client(any_app)
+def test_deleting_the_account_makes_its_keys_unusable(any_db):
+    key_id, raw = new_key(any_db)
+    client = signed_in_client(any_db)
     response = post_form(client, "/account/delete", password="correct horse battery staple")
     assert response.status_code == 302
-    assert check(any_app, raw) is None
-    assert load_key(any_app, key_id).revoked_at is not None
+    assert check(any_db, raw) is None
+    assert load_key(any_db, key_id).revoked_at is not None
 
 
 def test_the_page_lists_only_the_users_own_keys(app):
