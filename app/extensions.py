@@ -2,7 +2,7 @@
 
 Views import these (``from app.extensions import db``); nothing here knows
 about a particular application.  The security layer (:class:`flask_bastion.Bastion`)
-builds its per-app parts (Talisman, CSRFProtect, Compress, the rate limiter)
+builds its per-app parts (security headers, CSRFProtect, Compress, the rate limiter)
 in ``init_app``; the Flask-Assets environment is made per application too
 (:mod:`app.assets`), because webassets keeps state on its bundles.
 """

@@ -14,7 +14,7 @@ warm-up.  It prints:
   waiting for Redis and PostgreSQL counts) and one on CPU time
   (``ITIMER_PROF``), each sample put in the category of the innermost frame
   that belongs to a known component (rate limiting, Jinja, compression,
-  Talisman, request log, SQL, ...), with the share of each category and the
+  security headers, request log, SQL, ...), with the share of each category and the
   functions with the most samples of their own.
 
 The request log lines go to a temporary file, as they go to gunicorn's
@@ -60,7 +60,7 @@ CATEGORIES: list[tuple[str, tuple[str, ...]]] = [
     ),
     ("compression (Flask-Compress, brotli)", ("/flask_compress/", "/brotli", "/gzip.py", "zstd")),
     ("templates (Jinja2, MarkupSafe)", ("/jinja2/", "/markupsafe/", "/app/templates/", ".html")),
-    ("headers (Talisman, flask_bastion.headers)", ("/flask_talisman/", "/flask_bastion/headers")),
+    ("headers (flask_bastion.headers)", ("/flask_bastion/headers",)),
     ("request log (flask_bastion.request_log, logging)", ("/request_log.py", "/logging/")),
     ("SQL (SQLAlchemy, psycopg)", ("/sqlalchemy/", "/flask_sqlalchemy/", "/psycopg")),
     (

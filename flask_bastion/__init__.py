@@ -8,7 +8,8 @@ Any Flask app with a ``SECRET_KEY`` adopts it like any other extension::
 
 and gets, from config keys that all have safe defaults
 (:mod:`flask_bastion.defaults`, applied with ``config.setdefault``): the
-HTTPS redirect, HSTS and a strict nonce-based CSP (Flask-Talisman), CSRF on
+HTTPS redirect, HSTS, a strict nonce-based CSP and the OWASP headers
+(:mod:`flask_bastion.headers`), CSRF on
 every unsafe request (Flask-WTF), compression (Flask-Compress), rate limits
 per client counted in Redis or memory (:mod:`flask_bastion.ratelimit`),
 strict proxy handling and a path prefix (:mod:`flask_bastion.proxy`),

@@ -18,7 +18,7 @@ from typing import Any
 class SecurityDefaults:
     """Every setting the security layer reads that Flask does not define."""
 
-    # --- HTTPS and headers (Flask-Talisman) ------------------------------
+    # --- HTTPS and headers (flask_bastion.headers) -----------------------
     FORCE_HTTPS = True
     HSTS_MAX_AGE = 31536000  # seconds: one year (RFC 6797; what preload lists ask)
     HSTS_INCLUDE_SUBDOMAINS = True

@@ -1,19 +1,29 @@
-"""Security headers through Flask-Talisman, plus the CSP and the few it does not set.
+"""Security headers and the HTTPS redirect, computed once per app and added per response.
 
-Talisman sets: the HTTPS redirect, HSTS (only on HTTPS responses, as RFC 6797
-section 7.2 requires), X-Frame-Options, X-Content-Type-Options,
-Referrer-Policy, Permissions-Policy and the session cookie flags.
+Every header value is a fixed string, built from the config when the app is
+set up; a response only gets them added (the Content-Security-Policy with
+this request's nonce when a template asked for one).  Flask-Talisman did the
+same job until issue 8: it is unmaintained since 2023, merged its per-view
+options on every request (three times), wrote ``SESSION_COOKIE_SECURE`` into
+the config on every request, and trusted a client's ``X-Forwarded-Proto``
+on its own; these headers were 16% of a health check's instructions.
 
-Added here:
+Sent on every response (a header the view set itself is left as it is):
 
+* ``Strict-Transport-Security`` on HTTPS responses only (RFC 6797 section
+  7.2: a UA ignores it over plain HTTP): ``HSTS_MAX_AGE`` seconds,
+  ``includeSubDomains`` (``HSTS_INCLUDE_SUBDOMAINS``), ``preload``
+  (``HSTS_PRELOAD``).
 * ``Content-Security-Policy`` (:class:`ContentSecurityPolicy`): the policy
-  string is built once per app, not on every response as Talisman does (a
-  tenth of a health check's time); the nonce (192 random bits, base64url) is
+  string is built once per app; the nonce (192 random bits, base64url) is
   made when a template first calls ``csp_nonce()`` and put in ``script-src``
   (CSP Level 3, "nonce-source").  A response that rendered no template with
   a script (JSON, a redirect) gets the same policy without a nonce: only our
   own files run there too.
-
+* ``X-Frame-Options: SAMEORIGIN`` (for browsers without CSP
+  ``frame-ancestors``), ``X-Content-Type-Options: nosniff``,
+  ``Referrer-Policy`` (``REFERRER_POLICY``), ``Permissions-Policy``
+  (``PERMISSIONS_POLICY``).
 * ``X-XSS-Protection: 0``: OWASP's HTTP Headers Cheat Sheet advises turning
   the legacy XSS auditor off; it is gone from modern browsers, and where it
   exists its "block" mode could be abused to leak data.  The CSP is the real
@@ -26,6 +36,14 @@ Added here:
   header"): a page of another site can't embed our responses (an image, a
   script, a JSON answer) and so can't pull them into its own process to read
   them through a side channel such as Spectre.  ``None`` sends no header.
+
+The HTTPS redirect (``FORCE_HTTPS``, never in debug or testing): a plain
+HTTP request is answered ``301`` (``GET``/``HEAD``) or ``308`` (other
+methods, which must not turn into a ``GET``; RFC 9110 section 15.4) to the
+same URL over HTTPS, except for views marked :func:`no_https_redirect`.
+Whether a request is HTTPS is ``request.is_secure``: the server's own TLS,
+or ``X-Forwarded-Proto`` only where ``PROXY_FIX_X_PROTO`` trusts a proxy
+(:mod:`flask_bastion.proxy` removes the header otherwise).
 """
 
 from __future__ import annotations
@@ -34,18 +52,15 @@ import secrets
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
-from flask import Flask, Response, g
-from flask_talisman import Talisman
+from flask import Flask, Response, current_app, g, redirect, request
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 #: The values ``Cross-Origin-Resource-Policy`` may take (Fetch standard).
 CORP_VALUES = frozenset({"same-origin", "same-site", "cross-origin"})
 
-EXTRA_HEADERS = {
-    "X-XSS-Protection": "0",
-    "Cross-Origin-Opener-Policy": "same-origin",
-}
+#: The attribute :func:`no_https_redirect` sets on a view function.
+NO_HTTPS_REDIRECT = "bastion_no_https_redirect"
 
 
 def no_https_redirect(view: F) -> F:
@@ -53,9 +68,7 @@ def no_https_redirect(view: F) -> F:
 
     Headers (CSP, HSTS on HTTPS, ...) still apply.
     """
-    options = dict(getattr(view, "talisman_view_options", {}))
-    options["force_https"] = False
-    view.talisman_view_options = options  # type: ignore[attr-defined]
+    setattr(view, NO_HTTPS_REDIRECT, True)
     return view
 
 
@@ -108,67 +121,110 @@ def csp_nonce() -> str:
     return nonce
 
 
-def init_headers(app: Flask) -> Talisman:
-    """Bind a new :class:`Talisman` to ``app`` from its config.
+def cross_origin_resource_policy(value: str | None) -> str | None:
+    """The ``Cross-Origin-Resource-Policy`` value of the setting, or ``None`` for none.
+
+    :raises ValueError: when ``value`` is not one of :data:`CORP_VALUES`,
+        ``None``, ``""`` or ``"none"`` (as an environment variable).
+    """
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none")):
+        return None
+    if value not in CORP_VALUES:
+        raise ValueError(
+            f"CROSS_ORIGIN_RESOURCE_POLICY must be one of {sorted(CORP_VALUES)} "
+            f"or None, got {value!r}"
+        )
+    return value
+
+
+def hsts_value(config: Mapping[str, Any]) -> str:
+    """The ``Strict-Transport-Security`` value of ``HSTS_*`` (RFC 6797 section 6.1)."""
+    value = f"max-age={int(config['HSTS_MAX_AGE'])}"
+    if config["HSTS_INCLUDE_SUBDOMAINS"]:
+        value += "; includeSubDomains"
+    if config["HSTS_PRELOAD"]:
+        value += "; preload"
+    return value
+
+
+class SecurityHeaders:
+    """The HTTPS redirect and the security headers of one app (see the module docstring).
+
+    :param app: the app whose config gives the values; hooks are added by :meth:`init_app`.
+    :raises ValueError: for a malformed ``CROSS_ORIGIN_RESOURCE_POLICY``.
+    """
+
+    def __init__(self, app: Flask) -> None:
+        config = app.config
+        self.force_https = bool(config["FORCE_HTTPS"]) and not app.debug and not app.testing
+        self.policy = ContentSecurityPolicy(
+            config["CONTENT_SECURITY_POLICY"] or {}, report_uri=config["CSP_REPORT_URI"]
+        )
+        self.hsts = hsts_value(config)
+        headers = {
+            "X-Frame-Options": "SAMEORIGIN",
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": config["REFERRER_POLICY"],
+            "Permissions-Policy": config["PERMISSIONS_POLICY"],
+            "X-XSS-Protection": "0",
+            "Cross-Origin-Opener-Policy": "same-origin",
+            "Cross-Origin-Resource-Policy": cross_origin_resource_policy(
+                config["CROSS_ORIGIN_RESOURCE_POLICY"]
+            ),
+        }
+        #: (name, lower-case name, value) of every fixed header that has a value.
+        self.fixed = [(name, name.lower(), value) for name, value in headers.items() if value]
+
+    def init_app(self, app: Flask) -> None:
+        """Add the redirect (``before_request``) and the headers (``after_request``) to ``app``.
+
+        The session cookie is always ``HttpOnly`` (no script reads it).
+        """
+        app.config["SESSION_COOKIE_HTTPONLY"] = True
+        app.jinja_env.globals["csp_nonce"] = csp_nonce
+        if self.force_https:
+            app.before_request(self.redirect_to_https)
+        app.after_request(self.add_headers)
+
+    def redirect_to_https(self) -> Response | None:
+        """``before_request``: the same URL over HTTPS for a plain HTTP request, else ``None``."""
+        if request.is_secure:
+            return None
+        view = current_app.view_functions.get(request.endpoint or "")
+        if view is not None and getattr(view, NO_HTTPS_REDIRECT, False):
+            return None
+        code = 301 if request.method in ("GET", "HEAD") else 308
+        # The same host (checked against TRUSTED_HOSTS) and path, only the scheme
+        # changes: this redirect can't leave the site.
+        secure_url = "https://" + request.url.split("://", 1)[1]
+        return redirect(secure_url, code=code)  # nosemgrep: open-redirect
+
+    def add_headers(self, response: Response) -> Response:
+        """``after_request``: add every security header ``response`` does not have yet."""
+        headers = response.headers
+        present = {name.lower() for name, _ in headers}
+        for name, lower, value in self.fixed:
+            if lower not in present:
+                headers.add(name, value)
+        if self.policy.plain and "content-security-policy" not in present:
+            headers.add("Content-Security-Policy", self.policy.header(g.get("csp_nonce")))
+        if request.is_secure and "strict-transport-security" not in present:
+            headers.add("Strict-Transport-Security", self.hsts)
+        return response
+
+
+def init_headers(app: Flask) -> SecurityHeaders:
+    """Build the :class:`SecurityHeaders` of ``app`` from its config and add its hooks.
 
     Reads ``FORCE_HTTPS``, ``HSTS_*``, ``CONTENT_SECURITY_POLICY``,
-    ``CSP_REPORT_URI``, ``PERMISSIONS_POLICY``, ``REFERRER_POLICY``,
-    ``CROSS_ORIGIN_RESOURCE_POLICY`` and ``SESSION_COOKIE_SECURE``.  The
-    redirect is off in debug and testing.
-    The CSP is ours (:class:`ContentSecurityPolicy`), so Talisman gets none.
+    ``CSP_REPORT_URI``, ``PERMISSIONS_POLICY``, ``REFERRER_POLICY`` and
+    ``CROSS_ORIGIN_RESOURCE_POLICY``.  The redirect is off in debug and testing.
 
     :raises ValueError: when ``CROSS_ORIGIN_RESOURCE_POLICY`` is not one of
         :data:`CORP_VALUES`, ``None`` or ``"none"``.
-    :returns: the Talisman instance, also stored as ``app.extensions["talisman"]``.
+    :returns: the instance, also stored as ``app.extensions["bastion.headers"]``.
     """
-    config = app.config
-    talisman = Talisman()
-    talisman.init_app(
-        app,
-        force_https=bool(config["FORCE_HTTPS"]) and not app.debug and not app.testing,
-        force_https_permanent=True,
-        strict_transport_security=True,
-        strict_transport_security_max_age=config["HSTS_MAX_AGE"],
-        strict_transport_security_include_subdomains=config["HSTS_INCLUDE_SUBDOMAINS"],
-        strict_transport_security_preload=config["HSTS_PRELOAD"],
-        content_security_policy=None,
-        permissions_policy=config["PERMISSIONS_POLICY"],
-        referrer_policy=config["REFERRER_POLICY"],
-        frame_options="SAMEORIGIN",
-        session_cookie_secure=config["SESSION_COOKIE_SECURE"],
-        session_cookie_http_only=True,
-        session_cookie_samesite=config["SESSION_COOKIE_SAMESITE"],
-        x_content_type_options=True,
-        x_xss_protection=False,
-    )
-    # Talisman forces SESSION_COOKIE_SECURE on outside debug; keep our setting.
-    app.config["SESSION_COOKIE_SECURE"] = config["SESSION_COOKIE_SECURE"]
-    app.extensions["talisman"] = talisman
-    policy = ContentSecurityPolicy(
-        config["CONTENT_SECURITY_POLICY"] or {}, report_uri=config["CSP_REPORT_URI"]
-    )
-    app.jinja_env.globals["csp_nonce"] = csp_nonce  # in place of Talisman's
-    extra_headers = dict(EXTRA_HEADERS)
-    corp = config["CROSS_ORIGIN_RESOURCE_POLICY"]
-    if isinstance(corp, str) and corp.strip().lower() in ("", "none"):
-        corp = None  # as an environment variable: CROSS_ORIGIN_RESOURCE_POLICY=none
-    if corp:
-        if corp not in CORP_VALUES:
-            raise ValueError(
-                f"CROSS_ORIGIN_RESOURCE_POLICY must be one of {sorted(CORP_VALUES)} "
-                f"or None, got {corp!r}"
-            )
-        extra_headers["Cross-Origin-Resource-Policy"] = corp
-
-    @app.after_request
-    def _extra_headers(response: Response) -> Response:
-        headers = response.headers
-        if policy.plain:
-            headers["Content-Security-Policy"] = policy.header(g.get("csp_nonce"))
-        for name, value in extra_headers.items():
-            # Plain assignment: Headers.setdefault looks the name up through a
-            # raised and caught KeyError, twice per request.
-            headers[name] = value
-        return response
-
-    return talisman
+    headers = SecurityHeaders(app)
+    headers.init_app(app)
+    app.extensions["bastion.headers"] = headers
+    return headers

@@ -4,8 +4,8 @@ Two WSGI middlewares, applied by :func:`init_proxy`:
 
 * :class:`StrictProxyFix` is Werkzeug's :class:`~werkzeug.middleware.proxy_fix.ProxyFix`
   that also *removes* every ``X-Forwarded-*`` header it was not told to
-  trust, so that no later code (Flask-Talisman reads ``X-Forwarded-Proto``
-  directly) can be fooled by a header the client made up.  All hop counts
+  trust, so that no later code (a library that reads ``X-Forwarded-Proto``
+  or ``X-Forwarded-For`` directly) can be fooled by a header the client made up.  All hop counts
   default to 0: trust nothing (Werkzeug docs, "Tell Flask it is Behind a Proxy").
 * :class:`PathPrefixMiddleware` mounts the application under a fixed prefix
   for a proxy that maps ``example.com/some-service/v1/foo`` to ``/foo``

@@ -1,4 +1,4 @@
-"""Security headers, CSP with nonces, cookie flags (Flask-Talisman and our extras)."""
+"""Security headers, CSP with nonces, cookie flags (flask_bastion/headers.py)."""
 
 from __future__ import annotations
 
