@@ -147,12 +147,12 @@ def visible_stories(
     elif published is False:
         statement = statement.where(~Story.published)
         if not admin:
-            statement = statement.where(
-                Story.author_id == user.id if user is not None else false()
-            )
+            statement = statement.where(Story.author_id == user.id if user is not None else false())
     elif not admin:
         statement = statement.where(
-            or_(Story.published, Story.author_id == user.id) if user is not None else Story.published
+            or_(Story.published, Story.author_id == user.id)
+            if user is not None
+            else Story.published
         )
     if author is not None:
         statement = statement.where(Story.author_id == author)
