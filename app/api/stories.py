@@ -74,4 +74,4 @@ class StoryRestore(StoryAPI):
             api_abort(404)
         story.restore()
         db.session.commit()
-        return story
+        return self.reload(story)

@@ -111,6 +111,11 @@ class APIView(ModelView):
         for name, value in data.items():
             setattr(obj, name, value)
 
+    def reload(self, obj: Any) -> Any:
+        """``obj`` read again through :meth:`get_query` after a commit (which expired it),
+        so that its relationships load as the query says (no lazy load per row)."""
+        return self.get_object(**{self.lookup: getattr(obj, self.lookup)})
+
     def check_etag(self, obj: Any) -> None:
         """412 unless ``If-Match`` names ``obj``'s current ETag (RFC 9110 section 13.1.1)."""
         self.blueprint.check_etag(obj, self.schema)
@@ -190,6 +195,7 @@ class GroupAPI(APIView):
         self.populate(obj, data)
         db.session.add(obj)
         db.session.commit()
+        obj = self.reload(obj)
         location = url_for(self.item_endpoint, id=obj.id, _external=True)
         return obj, self.created_status, {"Location": location}
 
@@ -225,7 +231,7 @@ class ItemAPI(APIView):
         obj = self.editable(**values)
         self.populate(obj, data)
         db.session.commit()
-        return obj
+        return self.reload(obj)
 
     def delete(self, **values: Any) -> Any:
         """Soft-delete the row (``deleted_at``), answered 204; needs ``If-Match``."""
