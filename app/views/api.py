@@ -266,7 +266,11 @@ def _documented(bp: Blueprint, func: Any, errors: dict[int, str]) -> Any:
 
 def decorate_group(bp: Blueprint, view: type[GroupAPI], item_endpoint: str) -> type[GroupAPI]:
     """A subclass of ``view`` whose methods carry flask-smorest's decorators."""
-    attrs: dict[str, Any] = {"blueprint": bp, "item_endpoint": item_endpoint}
+    attrs: dict[str, Any] = {
+        "blueprint": bp,
+        "item_endpoint": item_endpoint,
+        "methods": view.methods,
+    }
     if "GET" in view.methods:
         get = bp.response(200, view.schema(many=True), headers={"Link": "LINK"})(view.get)
         get = bp.arguments(view.query_schema, location="query", unknown=ma.RAISE)(get)
@@ -282,7 +286,7 @@ def decorate_group(bp: Blueprint, view: type[GroupAPI], item_endpoint: str) -> t
 
 def decorate_item(bp: Blueprint, view: type[ItemAPI]) -> type[ItemAPI]:
     """A subclass of ``view`` whose methods carry flask-smorest's decorators."""
-    attrs: dict[str, Any] = {"blueprint": bp}
+    attrs: dict[str, Any] = {"blueprint": bp, "methods": view.methods}
     if "GET" in view.methods:
         get = bp.response(200, view.schema)(view.get)
         attrs["get"] = _documented(bp, bp.etag(get), ERRORS_READ)
