@@ -2,7 +2,8 @@
 
 Flask-Migrate adds ``flask db`` and Flask-Assets ``flask assets``; this
 module adds ``flask check [--deploy]`` and ``flask purge``, and
-:mod:`app.auth.cli` adds ``flask users``.  Errors are one line on stderr and
+:mod:`app.auth.cli` adds ``flask users`` and :mod:`app.auth.api_keys_cli`
+``flask api-keys``.  Errors are one line on stderr and
 a non-zero exit (``click.ClickException``).
 """
 
@@ -210,8 +211,10 @@ def purge(older_than: str, dry_run: bool) -> None:
 
 def init_cli(app: Flask) -> None:
     """Register the ``flask`` commands on ``app``."""
+    from app.auth.api_keys_cli import api_keys
     from app.auth.cli import users
 
+    app.cli.add_command(api_keys)
     app.cli.add_command(check)
     app.cli.add_command(purge)
     app.cli.add_command(users)

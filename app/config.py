@@ -171,6 +171,7 @@ class Config(SecurityDefaults):
     REMEMBER_COOKIE_SAMESITE = "Lax"
     SIGNIN_RATE_LIMIT = "5 per minute; 20 per hour"
     REGISTER_RATE_LIMIT = "5 per hour"
+    API_KEY_RATE_LIMIT = "10 per hour"
 
     # --- CSRF (Flask-WTF) ------------------------------------------------
     WTF_CSRF_TIME_LIMIT = 3600
@@ -235,7 +236,7 @@ class Config(SecurityDefaults):
                 )
         # Bastion's own limits (the extension checks RATELIMIT_DEFAULT and the
         # storage URI when it starts; views read these on each request).
-        for name in ("SIGNIN_RATE_LIMIT", "REGISTER_RATE_LIMIT"):
+        for name in ("SIGNIN_RATE_LIMIT", "REGISTER_RATE_LIMIT", "API_KEY_RATE_LIMIT"):
             try:
                 limits_setting(name, config.get(name))
             except ValueError as error:

@@ -134,6 +134,14 @@ def production_pg_app(postgres_url: str) -> Iterator[Flask]:
         yield application
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_app(request: pytest.FixtureRequest) -> Flask:
+    """The test runs twice: with :func:`app` (SQLite), then :func:`production_pg_app`."""
+    if request.param == "sqlite":
+        return request.getfixturevalue("app")
+    return request.getfixturevalue("production_pg_app")
+
+
 @pytest.fixture
 def redis_url() -> str:
     """The real Redis (skipped, or failed under CI, when it isn't running)."""

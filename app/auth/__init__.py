@@ -1,4 +1,4 @@
-"""Accounts: register, sign in, sign out, account page, password change, deletion."""
+"""Accounts: register, sign in, sign out, account page, password change, deletion, API keys."""
 
 from __future__ import annotations
 
@@ -6,4 +6,4 @@ from flask import Blueprint
 
 bp = Blueprint("auth", __name__)
 
-from app.auth import routes  # noqa: E402,F401  (registers the views)
+from app.auth import api_key_routes, routes  # noqa: E402,F401  (registers the views)

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import current_app
-from wtforms import BooleanField, PasswordField, StringField, SubmitField
+from wtforms import (
+    BooleanField,
+    PasswordField,
+    RadioField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    SubmitField,
+)
 from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
 from app.forms import email_field, single_line_text
+from app.models.api_key import NAME_MAX_LENGTH
 from flask_bastion.errors import CSRFRerenderForm
 from flask_bastion.passwords import MAX_LENGTH, password_problem
 
@@ -110,3 +121,40 @@ class SignOutForm(CSRFRerenderForm):
     """Sign-out is a POST with a CSRF token, never a GET link."""
 
     submit = SubmitField("Sign out")
+
+
+#: Lifetimes offered for a new API key: form value -> (days or None = never, label).
+API_KEY_LIFETIMES = {
+    "30": (30, "30 days"),
+    "90": (90, "90 days"),
+    "365": (365, "1 year"),
+    "never": (None, "Never expires"),
+}
+
+
+class ApiKeyForm(CSRFRerenderForm):
+    """Create an API key: a name, a scope and a lifetime (:mod:`app.auth.api_keys`)."""
+
+    name = StringField(
+        "Name",
+        validators=[DataRequired("Please name the key."), Length(max=NAME_MAX_LENGTH)],
+        filters=[single_line_text],
+        description="What the key is for, e.g. the machine or script using it.",
+        render_kw={"maxlength": NAME_MAX_LENGTH, "autocomplete": "off"},
+    )
+    scope = RadioField(
+        "Access",
+        choices=[SelectChoice("read", "Read only"), SelectChoice("write", "Read and write")],
+        default="read",
+    )
+    expires = SelectField(
+        "Expires after",
+        choices=[SelectChoice(value, label) for value, (_, label) in API_KEY_LIFETIMES.items()],
+        default="90",
+    )
+    submit = SubmitField("Create key")
+
+    def lifetime(self) -> timedelta | None:
+        """The chosen lifetime (``None``: never expires); call after validation."""
+        days = API_KEY_LIFETIMES[self.expires.data][0]
+        return None if days is None else timedelta(days=days)

@@ -10,7 +10,15 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
 from app.auth import bp
-from app.auth.forms import ChangePasswordForm, DeleteAccountForm, RegisterForm, SignInForm
+from app.auth.api_key_routes import account_page
+from app.auth.api_keys import revoke_all
+from app.auth.forms import (
+    ApiKeyForm,
+    ChangePasswordForm,
+    DeleteAccountForm,
+    RegisterForm,
+    SignInForm,
+)
 from app.auth.login import (
     account_tag,
     end_session,
@@ -148,9 +156,9 @@ def sign_out() -> Response:
 
 @bp.get("/account")
 @login_required
-def account() -> str:
-    """The signed-in user's account page."""
-    return render_template("auth/account.html")
+def account() -> Response:
+    """The signed-in user's account page, with its API keys."""
+    return account_page(ApiKeyForm())
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
@@ -187,6 +195,7 @@ def delete_account() -> Response | tuple[str, int]:
     if form.validate_on_submit():
         if password_hasher().verify(user.password_hash, form.password.data):
             user.soft_delete()
+            revoke_all(user)  # unusable already (deleted owner); revoked for good too
             db.session.commit()
             logger.info("account %s deleted itself", user.id)
             end_session()

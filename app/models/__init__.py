@@ -11,7 +11,12 @@ import importlib
 from app.models.base import Base, TimestampMixin, UTCDateTime, utcnow
 from app.models.soft_delete import INCLUDE_DELETED, SoftDeleteMixin
 
-MODEL_MODULES = ("app.models.contact", "app.models.user", "app.models.story")
+MODEL_MODULES = (
+    "app.models.contact",
+    "app.models.user",
+    "app.models.story",
+    "app.models.api_key",
+)
 
 
 def load_models() -> None:
