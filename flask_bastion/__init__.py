@@ -34,6 +34,7 @@ from .defaults import apply_defaults
 from .errors import (
     CSRFRerenderForm,
     before_error_response,
+    csrf_exempt_when,
     csrf_refusal,
     csrf_rerender,
     error_response,
@@ -55,6 +56,7 @@ __all__ = [
     "RateLimiter",
     "before_error_response",
     "client_address",
+    "csrf_exempt_when",
     "csrf_rerender",
     "error_response",
     "exempt",

@@ -53,6 +53,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 PROBLEM_JSON = "application/problem+json"
 #: ``app.extensions`` key of the functions :func:`before_error_response` registered.
 ERROR_HOOKS_KEY = "bastion.before_error_response"
+#: ``app.extensions`` key of the predicates :func:`csrf_exempt_when` registered.
+CSRF_EXEMPTIONS_KEY = "bastion.csrf_exempt_when"
 
 #: Plain-language text for each status; shown in HTML and as ``detail``.
 MESSAGES = {
@@ -326,6 +328,27 @@ def handle_http_exception(
     return error_response(error.code, error.name, detail or _detail_for(error), all_headers, extra)
 
 
+def csrf_exempt_when(app: Flask, predicate: Callable[[], bool]) -> Callable[[], bool]:
+    """Skip the CSRF check of ``app`` for requests where ``predicate()`` is true.
+
+    For requests that a cross-site page cannot forge and that no cookie
+    authenticates, such as API calls carrying ``Authorization: Bearer`` or
+    ``X-API-Key`` (a browser sends neither cross-site without a CORS
+    preflight the app does not grant; OWASP CSRF Prevention Cheat Sheet,
+    "custom request headers").  Such requests must then be authenticated by
+    that header *only*, never by the session cookie, or the exemption opens
+    a hole.  The predicate runs in ``before_request`` (``request`` and
+    ``request.blueprint`` are known) and must not raise; predicates are
+    tried in the order registered.
+
+    :param app: the application.
+    :param predicate: called with no argument for every unsafe request.
+    :returns: ``predicate``, so that this can decorate it.
+    """
+    app.extensions.setdefault(CSRF_EXEMPTIONS_KEY, []).append(predicate)
+    return predicate
+
+
 def protect_csrf() -> None:
     """``before_request``: Flask-WTF's CSRF check, with a way back to the form.
 
@@ -338,6 +361,8 @@ def protect_csrf() -> None:
     config = current_app.config
     if request.method not in config["WTF_CSRF_METHODS"] or not config["WTF_CSRF_ENABLED"]:
         return  # a safe method: nothing to check (Flask-WTF's own first test)
+    if any(exempt() for exempt in current_app.extensions.get(CSRF_EXEMPTIONS_KEY, ())):
+        return  # see csrf_exempt_when
     try:
         current_app.extensions["csrf"].protect(apply_exemptions=True)
     except CSRFError as error:

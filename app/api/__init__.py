@@ -16,6 +16,7 @@ from typing import Any
 
 from flask import Flask
 
+from app.api.auth import init_key_auth
 from app.api.core import APIBlueprint, BastionApi
 from app.urls import MAX_ID, IdConverter
 from app.views.api import register_action, register_api
@@ -82,5 +83,6 @@ def init_api(app: Flask) -> BastionApi:
     api.init_app(app)
     api.register_blueprint(bp)
     app.register_blueprint(docs.bp)
+    init_key_auth(app)
     app.extensions["bastion.api"] = api
     return api

@@ -30,6 +30,15 @@ MAX_CURSOR = 512
 DISPLAY_NAME_MAX_LENGTH = 80
 
 
+#: Text must keep a visible character once cleaned: one that is not whitespace, a
+#: control or a bidi control (what clean_text removes).  Anchored, so that it means
+#: the same to marshmallow (``re.match``) and to JSON Schema (a search).
+VISIBLE = validate.Regexp(
+    r"^[\s\S]*[^\s\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]",
+    error="Must contain a visible character.",
+)
+
+
 class CleanText(fields.String):
     """A string cleaned by :func:`~flask_bastion.text.clean_text` before validation.
 
@@ -139,9 +148,9 @@ class StorySchema(Strict):
 
     id = fields.Integer(dump_only=True)
     title = CleanText(
-        single_line=True, required=True, validate=validate.Length(1, TITLE_MAX_LENGTH)
+        single_line=True, required=True, validate=[validate.Length(1, TITLE_MAX_LENGTH), VISIBLE]
     )
-    body = CleanText(required=True, validate=validate.Length(1, BODY_MAX_LENGTH))
+    body = CleanText(required=True, validate=[validate.Length(1, BODY_MAX_LENGTH), VISIBLE])
     published = StrictBoolean(load_default=False)
     author = fields.Nested(AuthorSchema, dump_only=True)
     created_at = fields.AwareDateTime(dump_only=True)
@@ -152,8 +161,8 @@ class StorySchema(Strict):
 class StoryPatchSchema(Strict):
     """A partial change of a story: any of its writable fields."""
 
-    title = CleanText(single_line=True, validate=validate.Length(1, TITLE_MAX_LENGTH))
-    body = CleanText(validate=validate.Length(1, BODY_MAX_LENGTH))
+    title = CleanText(single_line=True, validate=[validate.Length(1, TITLE_MAX_LENGTH), VISIBLE])
+    body = CleanText(validate=[validate.Length(1, BODY_MAX_LENGTH), VISIBLE])
     published = StrictBoolean()
 
 

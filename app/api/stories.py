@@ -12,6 +12,7 @@ from typing import Any
 
 from flask_smorest import abort as api_abort
 
+from app.api.auth import KeyAuth
 from app.api.schemas import StoryPatchSchema, StoryQuerySchema, StorySchema
 from app.extensions import db
 from app.models.story import Story
@@ -19,7 +20,7 @@ from app.stories import policy
 from app.views.api import APIView, GroupAPI, ItemAPI
 
 
-class StoryAPI(policy.StoryRules, APIView):
+class StoryAPI(KeyAuth, policy.StoryRules, APIView):
     """What the story views share: the model, its schema and the policy's rules."""
 
     model = Story

@@ -13,6 +13,7 @@ from typing import Any
 
 from flask_smorest import abort as api_abort
 
+from app.api.auth import KeyAuth
 from app.api.schemas import UserPatchSchema, UserQuerySchema, UserSchema
 from app.models.user import User
 from app.stories.policy import signed_in
@@ -20,7 +21,7 @@ from app.users import policy
 from app.views.api import APIView, GroupAPI, ItemAPI
 
 
-class UserAPI(APIView):
+class UserAPI(KeyAuth, APIView):
     """What the user views share: the model, its schema and the policy's rules."""
 
     model = User

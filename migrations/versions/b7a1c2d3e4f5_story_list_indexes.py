@@ -7,7 +7,7 @@ about `limit` rows at any table size.  The author index gains `id` so that
 the keyset order needs no sort.
 
 Revision ID: b7a1c2d3e4f5
-Revises: 559286538908
+Revises: 614a6dd11002
 Create Date: 2026-11-24
 
 """
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'b7a1c2d3e4f5'
-down_revision = '559286538908'
+down_revision = '614a6dd11002'
 branch_labels = None
 depends_on = None
 
