@@ -103,7 +103,7 @@ FROM generate_series(1, %(users)s::int) AS g
 STORIES_SQL = """
 INSERT INTO story (title, body, published, author_id, deleted_at, created_at, updated_at)
 SELECT 'Story ' || g, 'A story about **' || md5(g::text) || '**.',
-       g %% 10 <> 3, 1 + (g * 7919) %% %(users)s::int,
+       g %% 10 <> 3, 1 + (g::bigint * 7919 %% %(users)s::int)::int,
        CASE WHEN g %% 50 = 7 THEN now() END,
        now() - make_interval(mins => g), now() - make_interval(mins => g)
 FROM generate_series(%(first)s::int, %(last)s::int) AS g
