@@ -204,6 +204,7 @@ def register_url_converters(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     """Register the blueprints (each one's routes live in its own package)."""
     from app.admin import bp as admin_bp
+    from app.api import init_api
     from app.auth import bp as auth_bp
     from app.main import bp as main_bp
     from app.main.health import bp as health_bp
@@ -212,6 +213,7 @@ def register_blueprints(app: Flask) -> None:
 
     for blueprint in (health_bp, main_bp, auth_bp, stories_bp, users_bp, admin_bp):
         app.register_blueprint(blueprint)
+    init_api(app)
 
 
 def register_error_handlers(app: Flask) -> None:

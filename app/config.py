@@ -172,6 +172,8 @@ class Config(SecurityDefaults):
     SIGNIN_RATE_LIMIT = "5 per minute; 20 per hour"
     REGISTER_RATE_LIMIT = "5 per hour"
     API_KEY_RATE_LIMIT = "10 per hour"
+    #: Requests to /api/ per API key (per client address without a key), on top of the default.
+    API_RATE_LIMIT = "1000 per hour"
 
     # --- CSRF (Flask-WTF) ------------------------------------------------
     WTF_CSRF_TIME_LIMIT = 3600
@@ -236,7 +238,12 @@ class Config(SecurityDefaults):
                 )
         # Bastion's own limits (the extension checks RATELIMIT_DEFAULT and the
         # storage URI when it starts; views read these on each request).
-        for name in ("SIGNIN_RATE_LIMIT", "REGISTER_RATE_LIMIT", "API_KEY_RATE_LIMIT"):
+        for name in (
+            "SIGNIN_RATE_LIMIT",
+            "REGISTER_RATE_LIMIT",
+            "API_KEY_RATE_LIMIT",
+            "API_RATE_LIMIT",
+        ):
             try:
                 limits_setting(name, config.get(name))
             except ValueError as error:

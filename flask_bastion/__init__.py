@@ -35,6 +35,7 @@ from .defaults import apply_defaults
 from .errors import (
     CSRFRerenderForm,
     before_error_response,
+    csrf_exempt_when,
     csrf_refusal,
     csrf_rerender,
     error_response,
@@ -56,6 +57,7 @@ __all__ = [
     "RateLimiter",
     "before_error_response",
     "client_address",
+    "csrf_exempt_when",
     "csrf_rerender",
     "error_response",
     "exempt",

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app, g, render_template, request
@@ -53,6 +53,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 PROBLEM_JSON = "application/problem+json"
 #: ``app.extensions`` key of the functions :func:`before_error_response` registered.
 ERROR_HOOKS_KEY = "bastion.before_error_response"
+#: ``app.extensions`` key of the predicates :func:`csrf_exempt_when` registered.
+CSRF_EXEMPTIONS_KEY = "bastion.csrf_exempt_when"
 
 #: Plain-language text for each status; shown in HTML and as ``detail``.
 MESSAGES = {
@@ -63,7 +65,10 @@ MESSAGES = {
     405: "This address doesn't accept that kind of request.",
     408: "The request took too long to arrive. Please try again.",
     413: "What you sent is too large for this site to accept.",
+    412: "The resource has changed since you read it: read it again, then retry.",
     415: "This address doesn't accept that type of content.",
+    422: "Some of what you sent is not valid: see the errors member for each field.",
+    428: "This request must be conditional: send the ETag you read in If-Match.",
     429: "You are sending requests too quickly. Please wait a moment and try again.",
     500: "Something went wrong on our side. It has been logged; please try again later.",
     503: "The service is temporarily unavailable. Please try again later.",
@@ -170,17 +175,28 @@ def csrf_rerender(view: F) -> F:
 
 
 def problem_response(
-    status: int, title: str, detail: str, headers: dict[str, str] | None = None
+    status: int,
+    title: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> Response:
-    """Build an RFC 9457 ``application/problem+json`` response."""
-    body = {
-        "type": "about:blank",
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "instance": request.path,
-        "request_id": request_id(),
-    }
+    """Build an RFC 9457 ``application/problem+json`` response.
+
+    :param extra: extension members (RFC 9457 section 3.2), such as a 422's
+        per-field ``errors``; they never replace the standard members.
+    """
+    body: dict[str, Any] = dict(extra or {})
+    body.update(
+        {
+            "type": "about:blank",
+            "title": title,
+            "status": status,
+            "detail": detail,
+            "instance": request.path,
+            "request_id": request_id(),
+        }
+    )
     response = current_app.response_class(
         json.dumps(body), status=status, mimetype=PROBLEM_JSON, headers=headers
     )
@@ -221,7 +237,11 @@ def _fallback_html(status: int, title: str, detail: str) -> str:
 
 
 def error_response(
-    status: int, title: str, detail: str, headers: dict[str, str] | None = None
+    status: int,
+    title: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> Response:
     """Render the error for this client: problem+json or the HTML error page.
 
@@ -230,11 +250,12 @@ def error_response(
     that name); it gets ``status``, ``title``, ``detail`` and ``request_id``.
     The :func:`before_error_response` hooks run first.  If the template is
     missing or fails (whatever the exception), a minimal built-in page is
-    used so that an error never becomes a 500 of its own.
+    used so that an error never becomes a 500 of its own.  ``extra`` members
+    go into the problem document only (see :func:`problem_response`).
     """
     _run_error_hooks(status)
     if wants_json():
-        return problem_response(status, title, detail, headers)
+        return problem_response(status, title, detail, headers, extra)
     if not host_is_trusted():
         # An untrusted Host: no URL can be built, so the full page can't render.
         html = _fallback_html(status, title, detail)
@@ -282,16 +303,50 @@ def _detail_for(error: HTTPException) -> str:
     return detail
 
 
-def handle_http_exception(error: HTTPException) -> Response:
-    """Turn any :class:`HTTPException` into an error page, keeping its headers (``Allow``, ...)."""
+def handle_http_exception(
+    error: HTTPException,
+    *,
+    detail: str | None = None,
+    extra: Mapping[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """Turn any :class:`HTTPException` into an error page, keeping its headers (``Allow``, ...).
+
+    An API layer that handles HTTP errors itself (flask-smorest's ``Api``)
+    calls this with what its errors carry: ``detail`` (else the plain text of
+    :data:`MESSAGES`), ``extra`` problem members such as ``errors``, and more
+    ``headers`` (``WWW-Authenticate``, ...).
+    """
     if error.code is None:  # a RoutingException such as RequestRedirect
         return error  # type: ignore[return-value]
-    headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+    all_headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
     if error.response is not None:
-        headers.update(
+        all_headers.update(
             (k, v) for k, v in error.response.headers.items() if k.lower() == "retry-after"
         )
-    return error_response(error.code, error.name, _detail_for(error), headers)
+    all_headers.update(headers or {})
+    return error_response(error.code, error.name, detail or _detail_for(error), all_headers, extra)
+
+
+def csrf_exempt_when(app: Flask, predicate: Callable[[], bool]) -> Callable[[], bool]:
+    """Skip the CSRF check of ``app`` for requests where ``predicate()`` is true.
+
+    For requests that a cross-site page cannot forge and that no cookie
+    authenticates, such as API calls carrying ``Authorization: Bearer`` or
+    ``X-API-Key`` (a browser sends neither cross-site without a CORS
+    preflight the app does not grant; OWASP CSRF Prevention Cheat Sheet,
+    "custom request headers").  Such requests must then be authenticated by
+    that header *only*, never by the session cookie, or the exemption opens
+    a hole.  The predicate runs in ``before_request`` (``request`` and
+    ``request.blueprint`` are known) and must not raise; predicates are
+    tried in the order registered.
+
+    :param app: the application.
+    :param predicate: called with no argument for every unsafe request.
+    :returns: ``predicate``, so that this can decorate it.
+    """
+    app.extensions.setdefault(CSRF_EXEMPTIONS_KEY, []).append(predicate)
+    return predicate
 
 
 def protect_csrf() -> None:
@@ -306,6 +361,8 @@ def protect_csrf() -> None:
     config = current_app.config
     if request.method not in config["WTF_CSRF_METHODS"] or not config["WTF_CSRF_ENABLED"]:
         return  # a safe method: nothing to check (Flask-WTF's own first test)
+    if any(exempt() for exempt in current_app.extensions.get(CSRF_EXEMPTIONS_KEY, ())):
+        return  # see csrf_exempt_when
     try:
         current_app.extensions["csrf"].protect(apply_exemptions=True)
     except CSRFError as error:

@@ -14,7 +14,7 @@ from app.extensions import db
 from app.models.story import Story
 from app.models.user import User
 from app.stories.forms import StoryForm
-from app.stories.routes import with_author
+from app.stories.policy import with_author
 from app.views import DeleteView, DetailView, ListView, UpdateView
 from tests.helpers import csrf_token, post_form
 from tests.test_auth import make_user, sign_in

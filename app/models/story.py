@@ -23,8 +23,11 @@ class Story(SoftDeleteMixin, TimestampMixin, db.Model):
 
     ``body`` is the Markdown source as written (control characters removed);
     it is rendered and sanitised when shown (:mod:`app.stories.markdown`).
-    The index serves the public list (published, live, newest first) at any
-    table size.
+    Indexes serve every list at any table size, each an ordering that ends in
+    ``id`` (the keyset, :mod:`app.views.keyset`): the public list (published,
+    live), drafts, one author's stories, a signed-in user's mix of published
+    stories and own drafts (live rows), and an admin's list with deleted rows
+    (:func:`app.stories.policy.visible_stories` says which serves which).
     """
 
     __tablename__ = "story"
@@ -36,7 +39,22 @@ class Story(SoftDeleteMixin, TimestampMixin, db.Model):
             sqlite_where=text("published AND deleted_at IS NULL"),
             postgresql_where=text("published AND deleted_at IS NULL"),
         ),
-        Index("ix_story_author_created", "author_id", "created_at"),
+        Index(
+            "ix_story_drafts",
+            "created_at",
+            "id",
+            sqlite_where=text("NOT published AND deleted_at IS NULL"),
+            postgresql_where=text("NOT published AND deleted_at IS NULL"),
+        ),
+        Index(
+            "ix_story_live_created",
+            "created_at",
+            "id",
+            sqlite_where=text("deleted_at IS NULL"),
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
+        Index("ix_story_author_created_id", "author_id", "created_at", "id"),
+        Index("ix_story_created_id", "created_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,7 +1,8 @@
 """Story pages: small subclasses of the generic views in :mod:`app.views`.
 
-Every statement loads the (live) author with the story in the same query,
-so a page costs the same whatever the number of authors on it.
+Who may see or change a story, and which stories a list shows, is decided
+in :mod:`app.stories.policy` (shared with the REST API); these views only
+say which rule each page applies.
 """
 
 from __future__ import annotations
@@ -10,14 +11,20 @@ from typing import Any
 
 from flask import url_for
 from flask_login import current_user
-from sqlalchemy import Select, select
-from sqlalchemy.orm import contains_eager
+from sqlalchemy import Select
 
-from app.models import INCLUDE_DELETED
 from app.models.story import Story
 from app.models.user import User
 from app.stories import bp
 from app.stories.forms import StoryForm
+from app.stories.policy import (
+    NEWEST_FIRST,
+    StoryRules,
+    can_restore,
+    deleted_stories,
+    published_stories,
+    stories_of,
+)
 from app.views import (
     CreateView,
     DeleteView,
@@ -27,47 +34,6 @@ from app.views import (
     RestoreView,
     UpdateView,
 )
-
-
-def with_author(statement: Select[Any]) -> Select[Any]:
-    """Join the (live) author and load it with the story: no query per author.
-
-    The inner join also hides the stories of deleted accounts.
-    """
-    return statement.join(Story.author).options(
-        contains_eager(Story.author).load_only(User.id, User.display_name)
-    )
-
-
-#: Lists of stories: newest first, then the higher id (keyset order, :mod:`app.views.keyset`).
-NEWEST_FIRST = ("-created_at", "-id")
-
-
-def deleted_stories() -> Select[Any]:
-    """Any deleted story, with its author."""
-    return with_author(select(Story).where(Story.deleted_at.is_not(None))).execution_options(
-        **{INCLUDE_DELETED: True}
-    )
-
-
-class StoryRules:
-    """Mixin for the pages of one story: how it is loaded, who may see and change it."""
-
-    model = Story
-
-    def get_query(self, **values: Any) -> Select[Any]:
-        """Live stories of live authors, drafts too (:meth:`can_view` decides)."""
-        return with_author(select(Story))
-
-    def can_view(self, story: Story) -> bool:
-        """Published stories for everyone; drafts for their author and admins."""
-        return story.published or self.can_edit(story)
-
-    def can_edit(self, story: Story) -> bool:
-        """Only the author, or an admin, may edit, delete or restore."""
-        return current_user.is_authenticated and (
-            story.author_id == current_user.id or current_user.is_admin
-        )
 
 
 # --- reading ----------------------------------------------------------------
@@ -80,7 +46,7 @@ class StoryList(ListView):
 
     def get_query(self, **values: Any) -> Select[Any]:
         """Published stories of live authors."""
-        return with_author(select(Story).where(Story.published))
+        return published_stories()
 
 
 class MyStories(LoginRequiredMixin, ListView):
@@ -92,7 +58,7 @@ class MyStories(LoginRequiredMixin, ListView):
 
     def get_query(self, **values: Any) -> Select[Any]:
         """The signed-in author's live stories."""
-        return with_author(select(Story).where(Story.author_id == current_user.id))
+        return stories_of(current_user.id)
 
 
 class Trash(LoginRequiredMixin, ListView):
@@ -104,10 +70,7 @@ class Trash(LoginRequiredMixin, ListView):
 
     def get_query(self, **values: Any) -> Select[Any]:
         """The author's deleted stories (admins: all); latest deleted first."""
-        statement = deleted_stories()
-        if not current_user.is_admin:
-            statement = statement.where(Story.author_id == current_user.id)
-        return statement
+        return deleted_stories(current_user)
 
 
 class StoryDetail(StoryRules, DetailView):
@@ -166,14 +129,14 @@ class StoryRestore(LoginRequiredMixin, StoryRules, RestoreView):
 
     def get_query(self, **values: Any) -> Select[Any]:
         """Deleted stories only: restoring a live one is a 404."""
-        return deleted_stories()
+        return deleted_stories(everyone=True)
 
     def can_view(self, story: Story) -> bool:
         """Someone else's deleted story is hidden like every other hidden row: 404.
 
         A 403 would tell that the story exists (issue 9).
         """
-        return self.can_edit(story)
+        return can_restore(self.current_principal(), story)
 
     def success_url(self, story: Story) -> str:
         """The trash page."""

@@ -11,20 +11,15 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort
-from sqlalchemy import Select, exists, select
+from sqlalchemy import Select, select
 
 from app.extensions import db
 from app.models.story import Story
 from app.models.user import User
+from app.users.policy import public_authors
 from app.views import ListView
 
 bp = Blueprint("users", __name__, url_prefix="/users")
-
-
-def has_published() -> Any:
-    """SQL condition: the user has at least one published story (deleted ones are
-    left out by the session's soft-delete filter, inside the subquery too)."""
-    return exists().where(Story.author_id == User.id, Story.published)
 
 
 PROFILE_STORIES = 50
@@ -40,7 +35,7 @@ class AuthorList(ListView):
 
     def get_query(self, **values: Any) -> Select[Any]:
         """Enabled accounts (deleted ones are hidden by the session) that published."""
-        return select(User).where(User.is_disabled.is_(False), has_published())
+        return public_authors()
 
 
 class AuthorProfile(ListView):

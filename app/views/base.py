@@ -30,6 +30,7 @@ What a subclass sets or overrides:
   ``decorators``; :class:`LoginRequiredMixin` sets them to ``[login_required]``.
 * :meth:`ModelView.get_query`: the statement rows are taken from; soft-deleted
   rows are already excluded by the session (:mod:`app.models.soft_delete`).
+* :meth:`ModelView.current_principal`: who asks (the signed-in user or ``None``).
 * :meth:`ModelView.can_view` / :meth:`ModelView.can_edit`: permission checks.
   A row the user may not see is a 404 (its existence is not revealed); a row
   the user may see but not change is a 403.
@@ -42,7 +43,7 @@ from typing import Any, ClassVar
 
 from flask import abort, render_template
 from flask.views import MethodView
-from flask_login import login_required
+from flask_login import current_user, login_required
 from sqlalchemy import Select, select
 
 from app.extensions import db
@@ -69,6 +70,14 @@ class ModelView(MethodView):
         :returns: an ORM ``select()``; list views need its ``order_by``.
         """
         return select(self.model)
+
+    def current_principal(self) -> Any:
+        """Who is asking: the signed-in user (Flask-Login's ``current_user``) or ``None``.
+
+        Permission rules (:mod:`app.stories.policy`) take it as their first
+        argument; the API views override it to authenticate their own way.
+        """
+        return current_user if current_user.is_authenticated else None
 
     def can_view(self, obj: Any) -> bool:
         """Whether the current user may see ``obj`` (else 404); default: yes."""
