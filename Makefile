@@ -55,7 +55,7 @@ run: install
 ## test: the whole suite with branch coverage (deployment, Observatory and semgrep
 ## included), then ruff and bandit
 test: install-dev audit-tools observatory
-	$(BIN)/python -m pytest --cov --cov-report=term
+	$(BIN)/python -m pytest -n auto --dist loadgroup --cov --cov-report=term
 	$(MAKE) lint
 
 lint: install-dev

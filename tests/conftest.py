@@ -18,12 +18,13 @@ import psycopg
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
+from jinja2.bccache import Bucket, BytecodeCache
 from sqlalchemy import make_url, text
 from sqlalchemy.pool import StaticPool
 
 from app import create_app
 from app.extensions import db
-from tests.services import POSTGRES_URL, REDIS_URL, port_open, require_service
+from tests.services import POSTGRES_URL, REDIS_URL, TEST_KEY_PREFIX, port_open, require_service
 
 BASE_SETTINGS: dict[str, Any] = {
     "BASTION_CONFIG": "testing",
@@ -36,9 +37,36 @@ BASE_SETTINGS: dict[str, Any] = {
 }
 
 
+class MemoryBytecodeCache(BytecodeCache):
+    """Compiled Jinja templates shared by every test app of the run.
+
+    Each test makes a new app, so a new Jinja environment that would compile
+    every template it renders again (about 60 ms for a page with Bootstrap-Flask's
+    form macros: half the suite's time).  Jinja checks each entry against a
+    checksum of the template's source, so a changed template is compiled anew.
+    """
+
+    def __init__(self) -> None:
+        self.store: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        """Fill ``bucket`` from the store, if it holds its template."""
+        if bucket.key in self.store:
+            bucket.bytecode_from_string(self.store[bucket.key])
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        """Keep the bytecode of ``bucket`` for the next app."""
+        self.store[bucket.key] = bucket.bytecode_to_string()
+
+
+TEMPLATE_CACHE = MemoryBytecodeCache()
+
+
 def make_app(**settings: Any) -> Flask:
     """Create a testing app with ``settings`` on top of :data:`BASE_SETTINGS`."""
-    return create_app({**BASE_SETTINGS, **settings})
+    application = create_app({**BASE_SETTINGS, **settings})
+    application.jinja_env.bytecode_cache = TEMPLATE_CACHE
+    return application
 
 
 @contextmanager
@@ -75,6 +103,18 @@ def app(request: pytest.FixtureRequest) -> Iterator[Flask]:
     with application.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the deployment tests on one pytest-xdist worker (``--dist loadgroup``).
+
+    They share one production stack (nginx, two gunicorns, PostgreSQL,
+    Redis), which each worker would otherwise start for itself; every other
+    test goes to whichever worker is free.
+    """
+    for item in items:
+        if item.nodeid.startswith("tests/deployment/"):
+            item.add_marker(pytest.mark.xdist_group("deployment"))
 
 
 @pytest.fixture
@@ -149,7 +189,7 @@ def _no_redis_keys_left_behind() -> Iterator[None]:
         import redis
 
         client = redis.Redis.from_url(REDIS_URL)
-        keys = list(client.scan_iter(match="*bastion-test-*", count=1000))
+        keys = list(client.scan_iter(match=f"*{TEST_KEY_PREFIX}*", count=1000))
         if keys:
             client.delete(*keys)
 

@@ -13,6 +13,10 @@ POSTGRES_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+#: Every Redis key a test makes starts with this; conftest removes them after the run.
+#: It names the pytest-xdist worker, so one worker's clean-up never removes the
+#: keys of a test another worker is still running.
+TEST_KEY_PREFIX = f"bastion-test-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}-"
 
 
 def under_ci() -> bool:

@@ -13,7 +13,7 @@ import redis
 import time_machine
 
 from tests.helpers import problem
-from tests.services import TCPProxy
+from tests.services import TEST_KEY_PREFIX, TCPProxy
 
 START = dt.datetime(2030, 1, 1, 12, 0, 0, tzinfo=dt.UTC)
 limited = pytest.mark.settings(RATELIMIT_ENABLED=True)
@@ -92,10 +92,6 @@ def test_static_files_and_health_checks_are_exempt(client, clock):
     assert set(statuses(client, 10, "/healthz")) == {200}
     assert set(statuses(client, 10, "/static/favicon.svg")) == {200}
     assert "X-RateLimit-Limit" not in client.get("/healthz").headers
-
-
-#: Every key a test makes starts with this; conftest removes them after the run.
-TEST_KEY_PREFIX = "bastion-test-"
 
 
 def redis_settings(url: str) -> dict:
