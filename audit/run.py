@@ -10,7 +10,7 @@ gunicorn instances, PostgreSQL, Redis; production config) and runs:
 3. on a second stack whose rate limits are raised out of the way (the
    scanners would otherwise see only 429s and test nothing): sqlmap on the
    sign-in form (email, password; a fresh CSRF token per request) and on
-   the story list's ``page``: nothing injectable; then wapiti, signed in,
+   the story list's ``cursor``: nothing injectable; then wapiti, signed in,
    crawling and attacking the site: nothing above "low".
 
 It prints each score and verdict with its time and exits 1 when any target
@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from audit import observatory, scanners  # noqa: E402 - after the path is set
-from audit.site import prepare, run_observatory  # noqa: E402
+from audit.site import OLDER_CURSOR, prepare, run_observatory  # noqa: E402
 from tests.deployment.client import Client  # noqa: E402
 from tests.deployment.processes import HOST  # noqa: E402
 from tests.deployment.stack import PREFIX, Stack, start_stack  # noqa: E402
@@ -62,7 +62,8 @@ def slow_scanners(stack: Stack, work: Path) -> list[scanners.Result]:
             params="email,password", csrf_url=f"{base}/sign-in", output_dir=work / "sqlmap",
         )),
         timed("sqlmap story list", lambda: scanners.sqlmap(
-            f"{base}/stories/?page=1", params="page", level=3, output_dir=work / "sqlmap",
+            f"{base}/stories/?cursor={OLDER_CURSOR}", params="cursor", level=3,
+            output_dir=work / "sqlmap",
         )),
     ]  # fmt: skip
     # wapiti connects from 127.0.0.1 with USER_AGENT: the session must be made the same way.

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from datetime import UTC, datetime
 from dataclasses import dataclass
 
 from audit import observatory
@@ -24,6 +25,7 @@ from audit.observatory import (
     Score,
     Target,
 )
+from app.views.keyset import AFTER, encode_cursor
 from tests.deployment.client import Client, html_tags
 from tests.deployment.processes import StackError
 from tests.deployment.stack import PREFIX, Stack
@@ -79,6 +81,10 @@ def prepare(stack: Stack) -> Site:
     return Site(email, password, author, story_path, user_links[0], bundles)
 
 
+#: A well-formed story-list cursor ("older than now"): a page the lists serve.
+OLDER_CURSOR = encode_cursor(AFTER, [datetime.now(UTC), 2**31 - 1])
+
+
 def observatory_targets(site: Site) -> list[Target]:
     """Every kind of page of the site and the score it must reach (see :mod:`audit.observatory`)."""
     p = PREFIX
@@ -90,13 +96,13 @@ def observatory_targets(site: Site) -> list[Target]:
         Target(f"{p}/privacy", PAGE, status=200),
         Target(f"{p}/cookies", PAGE, status=200),
         Target(f"{p}/stories/", PAGE, status=200),
-        Target(f"{p}/stories/?page=1", PAGE, status=200),
+        Target(f"{p}/stories/?cursor={OLDER_CURSOR}", PAGE, status=200),
         Target(site.story_path, PAGE, status=200),
         Target(f"{p}/users/", PAGE, status=200),
         Target(site.user_path, PAGE, status=200),
         # the app's error pages
         Target(f"{p}/no-such-page", PAGE, status=404),
-        Target(f"{p}/stories/?page=abc", PAGE, status=404),
+        Target(f"{p}/stories/?cursor=abc", PAGE, status=400),
         Target(f"{p}/sign-out", PAGE, status=405),
         # forms: the session cookie carries the CSRF token
         Target(f"{p}/sign-in", PAGE_WITH_COOKIE, status=200),
