@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import re
 import secrets
-from datetime import UTC, datetime
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
+from app.views.keyset import AFTER, encode_cursor
 from audit import observatory
 from audit.observatory import (
     HEALTH,
@@ -25,7 +26,6 @@ from audit.observatory import (
     Score,
     Target,
 )
-from app.views.keyset import AFTER, encode_cursor
 from tests.deployment.client import Client, html_tags
 from tests.deployment.processes import StackError
 from tests.deployment.stack import PREFIX, Stack
