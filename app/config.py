@@ -152,7 +152,9 @@ class Config(SecurityDefaults):
 
     # --- database -------------------------------------------------------
     SQLALCHEMY_DATABASE_URI = f"sqlite:///{INSTANCE_PATH / 'bastion.db'}"
-    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": True}
+    # No pool_pre_ping (a round trip per request): app.outages checks each
+    # connection's socket at checkout instead.
+    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {}
     SQLALCHEMY_TRACK_MODIFICATIONS = False
 
     # --- sessions and cookies (Flask docs, "Security Considerations") ---

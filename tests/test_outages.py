@@ -164,8 +164,10 @@ def terminate_backends(app) -> int:
     url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
     dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(dsn, autocommit=True) as admin:
+        # The timeout (ms) makes each call wait until the backend has exited, as
+        # after a restart: the connections are dead, not dying.
         rows = admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity"
             " WHERE datname = current_database() AND pid <> pg_backend_pid()"
         ).fetchall()
     return len(rows)
@@ -173,7 +175,7 @@ def terminate_backends(app) -> int:
 
 def test_terminated_backends_are_replaced_without_a_failed_request(production_pg_app, html):
     """Pooled connections whose backends were terminated (a database restart, say)
-    cost no request: production's ``pool_pre_ping`` replaces them at checkout."""
+    cost no request: :func:`app.outages.discard_dead_connection` replaces them at checkout."""
     app = production_pg_app
     with app.app_context():
         # Three idle connections in the pool, all about to die.
