@@ -227,6 +227,7 @@ def register_template_helpers(app: Flask) -> None:
     """Globals and filters every template may use, the memoising ``url_for`` and
     ``story_card`` (story cards rendered once: :mod:`app.stories.cards`)."""
     from app.stories.cards import init_story_cards
+    from app.views.lists import init_page_cache
     from app.stories.markdown import excerpt, render_markdown
     from app.urls import init_url_cache
 
@@ -235,6 +236,7 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["excerpt"] = excerpt
     init_url_cache(app)
     init_story_cards(app)
+    init_page_cache(app)
 
 
 def register_commands(app: Flask) -> None:

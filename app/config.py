@@ -227,6 +227,9 @@ class Config(SecurityDefaults):
 
     # --- UI -------------------------------------------------------------
     SITE_NAME = "Bastion"
+    # Seconds an anonymous visitor's list page is served from a worker's memory
+    # (app.views.page_cache; any commit in the process clears it); 0: never.
+    LIST_CACHE_SECONDS = 1
     BOOTSTRAP_SERVE_LOCAL = True
 
     @classmethod

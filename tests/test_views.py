@@ -204,6 +204,7 @@ def test_methods_follow_the_handlers_a_view_has(app):
 # --- queries per page: bounded, no N+1 ----------------------------------------
 
 
+@pytest.mark.settings(LIST_CACHE_SECONDS=0)  # count the queries of every request
 @pytest.mark.parametrize("authors", [2, 20])
 def test_story_list_runs_the_same_queries_whatever_the_authors(app, authors):
     many_authors(app, authors)
@@ -294,6 +295,7 @@ def test_expired_token_on_the_story_form_keeps_the_text(app):
         assert db.session.scalar(select(Story)) is None
 
 
+@pytest.mark.settings(LIST_CACHE_SECONDS=0)  # count the queries of every request
 def test_an_empty_list_is_one_statement(app):
     client = app.test_client()
     client.get("/stories/")  # warm-up

@@ -43,6 +43,7 @@ class StoryList(ListView):
     model = Story
     template = "stories/list.html"
     order_by = NEWEST_FIRST
+    cache_anonymous = True
 
     def get_query(self, **values: Any) -> Select[Any]:
         """Published stories of live authors."""

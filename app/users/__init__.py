@@ -31,6 +31,7 @@ class AuthorList(ListView):
     model = User
     template = "users/list.html"
     order_by = ("display_name", "id")
+    cache_anonymous = True
     per_page = 30
 
     def get_query(self, **values: Any) -> Select[Any]:

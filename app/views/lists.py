@@ -5,12 +5,13 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any, ClassVar
 
-from flask import abort, request
+from flask import Flask, abort, current_app, request
 from sqlalchemy import Select
 
 from app.extensions import db
 from app.views.base import ModelView
 from app.views.keyset import InvalidCursor, Keyset, KeysetPage
+from app.views.page_cache import PageCache
 
 DEFAULT_PER_PAGE = 20
 MAX_PER_PAGE = 100
@@ -35,6 +36,9 @@ class ListView(ModelView):
     #: Read the page outside a transaction when none is open yet (see :meth:`paginate`);
     #: set it to ``False`` for a list whose request also writes.
     read_without_transaction: ClassVar[bool] = True
+    #: Serve anonymous visitors' pages from memory for ``LIST_CACHE_SECONDS``
+    #: (:mod:`app.views.page_cache`): only for a list every anonymous visitor sees alike.
+    cache_anonymous: ClassVar[bool] = False
 
     @cached_property
     def keyset(self) -> Keyset:
@@ -64,10 +68,46 @@ class ListView(ModelView):
         except InvalidCursor as error:
             abort(400, description=f"{str(error).capitalize()}: start again from the first page.")
 
+    def page_cache(self) -> PageCache | None:
+        """The app's :class:`PageCache` when this request may use it: ``cache_anonymous``
+        is set and nobody is signed in; else ``None``."""
+        if not self.cache_anonymous or self.current_principal() is not None:
+            return None
+        cache: PageCache | None = current_app.extensions.get("bastion.page_cache")
+        return cache
+
+    def read_page(self, **values: Any) -> KeysetPage:
+        """The ``?cursor=`` page of :meth:`get_query` of the URL's ``values``, from the
+        :meth:`page_cache` when it holds a fresh one.
+
+        :raises werkzeug.exceptions.BadRequest: for a cursor that is not one of this list.
+        """
+        cache = self.page_cache()
+        if cache is None:
+            return self.paginate(self.get_query(**values))
+        key = (
+            request.script_root,
+            request.endpoint,
+            tuple(sorted(values.items())),
+            request.args.get("cursor"),
+        )
+        page: KeysetPage | None = cache.get(key)
+        if page is None:
+            page = self.paginate(self.get_query(**values))
+            cache.put(key, page)
+        return page
+
     def get(self, **values: Any) -> str:
         """Render one page of :meth:`get_query` of the URL's ``values``."""
-        page = self.paginate(self.get_query(**values))
+        page = self.read_page(**values)
         return self.render(page=page, items=page.items, **values)
+
+
+def init_page_cache(app: Flask) -> PageCache:
+    """Give ``app`` the :class:`PageCache` of its list views (``LIST_CACHE_SECONDS``)."""
+    cache = PageCache(app.config.get("LIST_CACHE_SECONDS", 0))
+    app.extensions["bastion.page_cache"] = cache
+    return cache
 
 
 class DetailView(ModelView):

@@ -1,0 +1,113 @@
+"""Anonymous list pages are kept a second per worker, and never outlive a commit here
+(app/views/page_cache.py)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from app.extensions import db
+from app.views.page_cache import PageCache
+from tests.test_auth import make_user, sign_in
+from tests.test_stories import make_story
+from tests.test_views import count_queries
+
+
+class Clock:
+    """A clock the test moves by hand (seconds)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(app, monkeypatch) -> Clock:
+    """The page cache's clock, under the test's control."""
+    fake = Clock()
+    monkeypatch.setattr(app.extensions["bastion.page_cache"], "now", fake)
+    return fake
+
+
+def queries_for(app, client, path: str) -> tuple[int, str]:
+    """How many statements ``GET path`` ran, and the page."""
+    with count_queries(app) as statements:
+        response = client.get(path)
+    assert response.status_code == 200, path
+    return len(statements), response.get_data(as_text=True)
+
+
+def test_anonymous_pages_are_read_once_a_second(app, clock):
+    make_story(app, make_user(app), title="Kept a second")
+    client = app.test_client()
+    assert queries_for(app, client, "/stories/")[0] == 1
+    count, page = queries_for(app, client, "/stories/")
+    assert count == 0, "served from memory"
+    assert "Kept a second" in page
+    assert queries_for(app, client, "/users/")[0] == 1, "each list has its own pages"
+    clock.now += 1.0
+    assert queries_for(app, client, "/stories/")[0] == 1, "a second later: read again"
+
+
+def test_a_commit_in_this_process_shows_at_once(app, clock):
+    author = make_user(app)
+    client = app.test_client()
+    assert "No stories yet" in queries_for(app, client, "/stories/")[1]
+    make_story(app, author, title="Fresh off the press")  # an ORM commit
+    assert "Fresh off the press" in queries_for(app, client, "/stories/")[1]
+
+
+def test_another_worker_s_change_shows_within_the_second(app, clock):
+    """A change this process did not commit (another worker's) waits for the second to end."""
+    author = make_user(app)
+    make_story(app, author, title="Before")
+    client = app.test_client()
+    assert "Before" in queries_for(app, client, "/stories/")[1]
+    with app.app_context(), db.engine.connect() as connection:  # no ORM session: no event
+        connection.execute(text("UPDATE story SET title = 'After'"))
+        connection.commit()
+    assert "Before" in queries_for(app, client, "/stories/")[1], "still this second's page"
+    clock.now += 1.0
+    assert "After" in queries_for(app, client, "/stories/")[1]
+
+
+def test_signed_in_visitors_always_read_the_database(app, clock):
+    make_story(app, make_user(app))
+    client = app.test_client()
+    assert sign_in(client).status_code == 302
+    for _ in range(2):
+        assert queries_for(app, client, "/stories/")[0] == 2  # the account, the rows
+
+
+def test_each_cursor_is_its_own_page_and_refusals_are_not_kept(app, clock):
+    author = make_user(app)
+    for n in range(25):
+        make_story(app, author, title=f"Story {n:02d}")
+    client = app.test_client()
+    first = queries_for(app, client, "/stories/")[1]
+    [older] = [line for line in first.split('"') if line.startswith("/stories/?cursor=")]
+    older = older.replace("&amp;", "&")
+    count, second = queries_for(app, client, older)
+    assert count == 1
+    assert "Story 00" in second
+    assert "Story 24" not in second
+    for _ in range(2):
+        assert client.get("/stories/?cursor=damaged").status_code == 400
+    assert not any(key[-1] == "damaged" for key in app.extensions["bastion.page_cache"].entries)
+
+
+@pytest.mark.settings(LIST_CACHE_SECONDS=0)
+def test_zero_seconds_keeps_nothing(app):
+    client = app.test_client()
+    for _ in range(2):
+        assert queries_for(app, client, "/stories/")[0] == 1
+    assert app.extensions["bastion.page_cache"].entries == {}
+
+
+def test_the_oldest_pages_go_first():
+    cache = PageCache(seconds=60, max_entries=2)
+    for key in ("a", "b", "c"):
+        cache.put((key,), key.upper())
+    assert [cache.get((key,)) for key in ("a", "b", "c")] == [None, "B", "C"]
