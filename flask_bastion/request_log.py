@@ -35,6 +35,8 @@ SECRET_PARAM_RE = re.compile(
     r"(pass|secret|token|key|auth|session|csrf|code|signature|sig|otp|credential)", re.I
 )
 MAX_LOGGED_UA = 256
+#: One encoder for every line (``json.dumps`` with ``separators`` builds a new one per call).
+_encode = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def request_id_from(environ: WSGIEnvironment) -> str:
@@ -119,4 +121,4 @@ class RequestLogMiddleware:
             record["error"] = str(environ[LOG_ERROR_ENVIRON_KEY])
         level = logging.ERROR if status >= 500 else logging.INFO
         if logger.isEnabledFor(level):
-            logger.log(level, json.dumps(record, separators=(",", ":")))
+            logger.log(level, _encode(record))
