@@ -118,6 +118,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture
+def people(app: Flask) -> dict[str, int]:
+    """Ids of an author, another user and an admin (all with the test password)."""
+    from tests.test_auth import make_user
+
+    return {
+        "author": make_user(app, email="author@example.com", name="Author"),
+        "other": make_user(app, email="other@example.com", name="Other"),
+        "admin": make_user(app, email="admin@example.com", name="Admin", is_admin=True),
+    }
+
+
+@pytest.fixture
 def client(app: Flask) -> FlaskClient:
     """A test client for :func:`app`."""
     return app.test_client()

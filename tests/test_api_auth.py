@@ -12,18 +12,9 @@ from app.models.api_key import ApiKey
 from app.models.user import User
 from tests.api_client import ApiClient
 from tests.helpers import problem
-from tests.test_auth import make_user
 from tests.test_stories import load_story, make_story
 
 STORY = {"title": "By key", "body": "Written with an API key."}
-
-
-@pytest.fixture
-def people(app):
-    return {
-        "author": make_user(app, email="author@example.com", name="Author"),
-        "other": make_user(app, email="other@example.com", name="Other"),
-    }
 
 
 def key_for(app, user_id: int, scope: str = "write", expires_in=None) -> str:

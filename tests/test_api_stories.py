@@ -6,20 +6,9 @@ import pytest
 
 from tests.api_client import ApiClient
 from tests.helpers import problem
-from tests.test_auth import make_user
 from tests.test_stories import load_story, make_story
 
 STORY = {"title": "A tale", "body": "Once upon a time.", "published": True}
-
-
-@pytest.fixture
-def people(app):
-    """Ids of an author, another user and an admin."""
-    return {
-        "author": make_user(app, email="author@example.com", name="Author"),
-        "other": make_user(app, email="other@example.com", name="Other"),
-        "admin": make_user(app, email="admin@example.com", name="Admin", is_admin=True),
-    }
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from app.models import INCLUDE_DELETED
 from app.models.story import Story
 from app.models.user import User
 from tests.helpers import post_form
-from tests.test_auth import make_user, sign_in
+from tests.test_auth import sign_in
 
 BODY = "Once upon a time, **a story** began."
 
@@ -31,16 +31,6 @@ def load_story(app, story_id: int) -> Story | None:
     with app.app_context():
         statement = select(Story).where(Story.id == story_id)
         return db.session.scalar(statement.execution_options(**{INCLUDE_DELETED: True}))
-
-
-@pytest.fixture
-def people(app):
-    """Ids of an author, another user and an admin (all with the test password)."""
-    return {
-        "author": make_user(app, email="author@example.com", name="Author"),
-        "other": make_user(app, email="other@example.com", name="Other"),
-        "admin": make_user(app, email="admin@example.com", name="Admin", is_admin=True),
-    }
 
 
 def client_as(app, who: str | None):
