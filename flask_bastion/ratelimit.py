@@ -35,7 +35,10 @@ itself is counted like any other method.
 Answers: a refused request raises :class:`~werkzeug.exceptions.TooManyRequests`
 (429) with ``Retry-After`` in seconds (RFC 9110 section 10.2.3; RFC 6585
 section 4); every limited response carries ``X-RateLimit-Limit``,
-``-Remaining`` and ``-Reset`` (a Unix time) of its tightest limit.
+``-Remaining`` and ``-Reset`` (a Unix time) of its tightest limit, and the
+same as the IETF's ``RateLimit-Policy: "limit";q=<amount>;w=<window s>``
+and ``RateLimit: "limit";r=<remaining>;t=<seconds to reset>``
+(draft-ietf-httpapi-ratelimit-headers-09, structured fields of RFC 9651).
 """
 
 from __future__ import annotations
@@ -348,9 +351,13 @@ class RateLimiter:
                 logger.error("rate-limit storage failed (%s); not counted", type(error).__name__)
         current: Counted | None = g.get("rate_limit")
         if self.headers_enabled and current is not None:
-            response.headers["X-RateLimit-Limit"] = str(current.item.amount)
-            response.headers["X-RateLimit-Remaining"] = str(current.remaining)
-            response.headers["X-RateLimit-Reset"] = str(math.ceil(current.reset_at))
+            headers = response.headers
+            amount, window = current.item.amount, current.item.get_expiry()
+            headers["X-RateLimit-Limit"] = str(amount)
+            headers["X-RateLimit-Remaining"] = str(current.remaining)
+            headers["X-RateLimit-Reset"] = str(math.ceil(current.reset_at))
+            headers["RateLimit-Policy"] = f'"limit";q={amount};w={window}'
+            headers["RateLimit"] = f'"limit";r={current.remaining};t={retry_after(current.reset_at)}'
         return response
 
     def check(self) -> bool:

@@ -63,6 +63,9 @@ def test_rate_limit_headers_are_sent(client, clock):
     assert response.headers["X-RateLimit-Limit"] == "2"
     assert response.headers["X-RateLimit-Remaining"] == "1"
     assert "X-RateLimit-Reset" in response.headers
+    # The IETF draft's fields: the policy (2 a second) and what is left of it.
+    assert response.headers["RateLimit-Policy"] == '"limit";q=2;w=1'
+    assert response.headers["RateLimit"] == '"limit";r=1;t=1'
 
 
 @limited
