@@ -357,7 +357,9 @@ class RateLimiter:
             headers["X-RateLimit-Remaining"] = str(current.remaining)
             headers["X-RateLimit-Reset"] = str(math.ceil(current.reset_at))
             headers["RateLimit-Policy"] = f'"limit";q={amount};w={window}'
-            headers["RateLimit"] = f'"limit";r={current.remaining};t={retry_after(current.reset_at)}'
+            headers["RateLimit"] = (
+                f'"limit";r={current.remaining};t={retry_after(current.reset_at)}'
+            )
         return response
 
     def check(self) -> bool:
