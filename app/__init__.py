@@ -229,7 +229,7 @@ def register_template_helpers(app: Flask) -> None:
     from app.stories.cards import init_story_cards
     from app.stories.markdown import excerpt, render_markdown
     from app.urls import init_url_cache
-    from app.views.lists import init_page_cache
+    from app.views.page_cache import init_page_cache
 
     app.jinja_env.globals["site_name"] = app.config["SITE_NAME"]
     app.jinja_env.filters["markdown"] = render_markdown

@@ -16,13 +16,11 @@ from sqlalchemy import Select, select
 from app.extensions import db
 from app.models.story import Story
 from app.models.user import User
+from app.stories.policy import NEWEST_FIRST
 from app.users.policy import public_authors
 from app.views import ListView
 
 bp = Blueprint("users", __name__, url_prefix="/users")
-
-
-PROFILE_STORIES = 50
 
 
 class AuthorList(ListView):
@@ -44,7 +42,7 @@ class AuthorProfile(ListView):
 
     model = Story
     template = "users/profile.html"
-    order_by = ("-created_at", "-id")
+    order_by = NEWEST_FIRST
 
     def get_author(self, id: int) -> User:
         """The enabled, live account ``id`` (deleted ones are hidden by the session).

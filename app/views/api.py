@@ -31,18 +31,19 @@ sections 13.1.1 and 15.5.13; RFC 6585 section 3), 304 for a ``GET`` whose
 
 from __future__ import annotations
 
+from functools import cached_property
 from http import HTTPStatus
 from typing import Any, ClassVar
 
 import marshmallow as ma
-from flask import abort, g, request, url_for
+from flask import g, request, url_for
 from flask_login import current_user
 from flask_smorest import Blueprint
 from flask_smorest import abort as api_abort
 
 from app.extensions import db
 from app.views.base import ModelView
-from app.views.keyset import InvalidCursor, Keyset
+from app.views.keyset import Keyset
 
 #: ``WWW-Authenticate`` of a 401 (RFC 9110 section 11.6.1; RFC 6750 for ``Bearer``).
 WWW_AUTHENTICATE = 'Bearer realm="api"'
@@ -137,9 +138,10 @@ class GroupAPI(APIView):
     #: Status of a successful ``POST``.
     created_status: ClassVar[int] = 201
 
-    def keyset(self, sort: str) -> Keyset:
-        """The :class:`Keyset` of a (validated) ``sort`` value."""
-        return Keyset(self.model, self.sorts[sort])
+    @cached_property
+    def keysets(self) -> dict[str, Keyset]:
+        """The :class:`Keyset` of each ``sort`` value (built once per view)."""
+        return {sort: Keyset(self.model, keys) for sort, keys in self.sorts.items()}
 
     def list_query(self, **filters: Any) -> Any:
         """The rows of one list, from its validated filters (no ``order_by``).
@@ -163,12 +165,9 @@ class GroupAPI(APIView):
         cursor = filters.pop("cursor", None)
         limit = filters.pop("limit")
         sort = filters.pop("sort")
-        try:
-            page = self.keyset(sort).page(
-                db.session, self.list_query(**filters), cursor=cursor, per_page=limit
-            )
-        except InvalidCursor as error:
-            abort(400, description=f"{str(error).capitalize()}: start again from the first page.")
+        page = self.keyset_page(
+            self.keysets[sort], self.list_query(**filters), cursor=cursor, per_page=limit
+        )
         links = [
             f'<{self.page_url(next_cursor=value)}>; rel="{rel}"'
             for rel, value in (("next", page.next_cursor), ("prev", page.prev_cursor))

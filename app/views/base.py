@@ -47,6 +47,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import Select, select
 
 from app.extensions import db
+from app.views.keyset import InvalidCursor, Keyset, KeysetPage
 
 
 class ModelView(MethodView):
@@ -113,6 +114,19 @@ class ModelView(MethodView):
     def object_context(self, obj: Any) -> dict[str, Any]:
         """``obj`` as ``object`` and as ``context_name`` (or the model's table name)."""
         return {"object": obj, self.context_name or self.model.__tablename__: obj}
+
+    def keyset_page(
+        self, keyset: Keyset, statement: Select[Any], *, cursor: str | None, per_page: int
+    ) -> KeysetPage:
+        """One page of ``statement`` in ``keyset``'s order, read on the request's session.
+
+        :raises werkzeug.exceptions.BadRequest: for a cursor that is not one of
+            this list (:class:`~app.views.keyset.InvalidCursor`): a 400, never a 500.
+        """
+        try:
+            return keyset.page(db.session, statement, cursor=cursor, per_page=per_page)
+        except InvalidCursor as error:
+            abort(400, description=f"{str(error).capitalize()}: start again from the first page.")
 
     def get_context(self, **context: Any) -> dict[str, Any]:
         """The template's values: ``context`` (what the view computed) as it is.

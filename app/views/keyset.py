@@ -140,7 +140,6 @@ class Keyset:
         if len(descending) != 1:
             raise ValueError(f"keyset keys must all go the same direction, got {list(keys)}")
         self.model = model
-        self.keys = tuple(keys)
         self.descending = descending.pop()
         self.names = tuple(key.lstrip("-") for key in keys)
         missing = [name for name in self.names if not hasattr(model, name)]

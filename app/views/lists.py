@@ -5,12 +5,12 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any, ClassVar
 
-from flask import Flask, abort, current_app, request
+from flask import current_app, request
 from sqlalchemy import Select
 
 from app.extensions import db
 from app.views.base import ModelView
-from app.views.keyset import InvalidCursor, Keyset, KeysetPage
+from app.views.keyset import Keyset, KeysetPage
 from app.views.page_cache import PageCache
 
 DEFAULT_PER_PAGE = 20
@@ -58,15 +58,12 @@ class ListView(ModelView):
         """
         if self.read_without_transaction and not db.session().in_transaction():
             db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-        try:
-            return self.keyset.page(
-                db.session,
-                statement,
-                cursor=request.args.get("cursor"),
-                per_page=max(1, min(self.per_page, MAX_PER_PAGE)),
-            )
-        except InvalidCursor as error:
-            abort(400, description=f"{str(error).capitalize()}: start again from the first page.")
+        return self.keyset_page(
+            self.keyset,
+            statement,
+            cursor=request.args.get("cursor"),
+            per_page=max(1, min(self.per_page, MAX_PER_PAGE)),
+        )
 
     def page_cache(self) -> PageCache | None:
         """The app's :class:`PageCache` when this request may use it: ``cache_anonymous``
@@ -101,13 +98,6 @@ class ListView(ModelView):
         """Render one page of :meth:`get_query` of the URL's ``values``."""
         page = self.read_page(**values)
         return self.render(page=page, items=page.items, **values)
-
-
-def init_page_cache(app: Flask) -> PageCache:
-    """Give ``app`` the :class:`PageCache` of its list views (``LIST_CACHE_SECONDS``)."""
-    cache = PageCache(app.config.get("LIST_CACHE_SECONDS", 0))
-    app.extensions["bastion.page_cache"] = cache
-    return cache
 
 
 class DetailView(ModelView):

@@ -28,6 +28,7 @@ import time
 import weakref
 from typing import Any
 
+from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -77,6 +78,13 @@ class PageCache:
     def clear(self) -> None:
         """Forget every page."""
         self.entries.clear()
+
+
+def init_page_cache(app: Flask) -> PageCache:
+    """Give ``app`` the :class:`PageCache` of its list views (``LIST_CACHE_SECONDS``)."""
+    cache = PageCache(app.config.get("LIST_CACHE_SECONDS", 0))
+    app.extensions["bastion.page_cache"] = cache
+    return cache
 
 
 def clear_all(session: Session) -> None:
