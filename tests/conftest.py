@@ -105,18 +105,6 @@ def app(request: pytest.FixtureRequest) -> Iterator[Flask]:
         db.engine.dispose()
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Run the deployment tests on one pytest-xdist worker (``--dist loadgroup``).
-
-    They share one production stack (nginx, two gunicorns, PostgreSQL,
-    Redis), which each worker would otherwise start for itself; every other
-    test goes to whichever worker is free.
-    """
-    for item in items:
-        if item.nodeid.startswith("tests/deployment/"):
-            item.add_marker(pytest.mark.xdist_group("deployment"))
-
-
 @pytest.fixture
 def people(app: Flask) -> dict[str, int]:
     """Ids of an author, another user and an admin (all with the test password)."""
