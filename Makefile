@@ -53,12 +53,15 @@ run: install
 	$(FLASK) run --host 127.0.0.1 --port 5000 --debug
 
 ## test: the whole suite with branch coverage (deployment, Observatory and semgrep
-## included), then ruff and bandit. The in-process tests run on every core
-## (pytest-xdist); the deployment tests run afterwards on a quiet machine: beside
-## them, a worker killed mid-response in test_faults cut a body nginx had begun.
+## included), then the browser tests, then ruff and bandit. The in-process tests
+## run on every core (pytest-xdist); the deployment tests run afterwards on a quiet
+## machine: beside them, a worker killed mid-response in test_faults cut a body
+## nginx had begun. The browser tests (Debian's Chromium through Playwright, their
+## own stack) come last and outside coverage; screenshots go to screenshots/.
 test: install-dev audit-tools observatory
-	$(BIN)/python -m pytest -n auto -m "not deployment" --cov --cov-report=
+	$(BIN)/python -m pytest -n auto -m "not deployment and not browser" --cov --cov-report=
 	$(BIN)/python -m pytest -m deployment --cov --cov-append --cov-report=term
+	$(BIN)/python -m pytest -m browser tests/browser
 	$(MAKE) lint
 
 lint: install-dev
