@@ -46,7 +46,10 @@ def test_anonymous_pages_are_read_once_a_second(app, clock):
     count, page = queries_for(app, client, "/stories/")
     assert count == 0, "served from memory"
     assert "Kept a second" in page
-    assert queries_for(app, client, "/users/")[0] == 1, "each list has its own pages"
+    assert queries_for(app, client, "/users/")[0] == 2, "each list has its own pages"
+    assert queries_for(app, client, "/users/")[0] == 0, "the authors' counts are kept too"
+    assert queries_for(app, client, "/")[0] == 1, "the home page's stories are a list too"
+    assert queries_for(app, client, "/")[0] == 0
     clock.now += 1.0
     assert queries_for(app, client, "/stories/")[0] == 1, "a second later: read again"
 

@@ -45,6 +45,14 @@ class ListView(ModelView):
         """The :class:`Keyset` of ``model`` and ``order_by`` (built once per view)."""
         return Keyset(self.model, self.order_by)
 
+    def get_cursor(self) -> str | None:
+        """The cursor naming the page to show: ``?cursor=``; ``None`` for the first page.
+
+        Override to return ``None`` for a view that only ever shows the first
+        page (a home page's newest items).
+        """
+        return request.args.get("cursor")
+
     def paginate(self, statement: Select[Any]) -> KeysetPage:
         """The ``?cursor=`` page of ``statement``: one ``SELECT`` of ``per_page + 1`` rows.
 
@@ -61,7 +69,7 @@ class ListView(ModelView):
         return self.keyset_page(
             self.keyset,
             statement,
-            cursor=request.args.get("cursor"),
+            cursor=self.get_cursor(),
             per_page=max(1, min(self.per_page, MAX_PER_PAGE)),
         )
 
@@ -73,31 +81,42 @@ class ListView(ModelView):
         cache: PageCache | None = current_app.extensions.get("bastion.page_cache")
         return cache
 
-    def read_page(self, **values: Any) -> KeysetPage:
-        """The ``?cursor=`` page of :meth:`get_query` of the URL's ``values``, from the
-        :meth:`page_cache` when it holds a fresh one.
+    def load_page(self, **values: Any) -> dict[str, Any]:
+        """Read one page from the database: ``page`` (a :class:`KeysetPage`) and
+        ``items`` (its rows), for the template.
+
+        Override to read more with the page (e.g. counts for the rows on it):
+        whatever this returns is kept with the page by the :meth:`page_cache`.
+
+        :raises werkzeug.exceptions.BadRequest: for a cursor that is not one of this list.
+        """
+        page = self.paginate(self.get_query(**values))
+        return {"page": page, "items": page.items}
+
+    def read_page(self, **values: Any) -> dict[str, Any]:
+        """:meth:`load_page` for the URL's ``values``, from the :meth:`page_cache` when
+        it holds a fresh one.
 
         :raises werkzeug.exceptions.BadRequest: for a cursor that is not one of this list.
         """
         cache = self.page_cache()
         if cache is None:
-            return self.paginate(self.get_query(**values))
+            return self.load_page(**values)
         key = (
             request.script_root,
             request.endpoint,
             tuple(sorted(values.items())),
-            request.args.get("cursor"),
+            self.get_cursor(),
         )
-        page: KeysetPage | None = cache.get(key)
-        if page is None:
-            page = self.paginate(self.get_query(**values))
-            cache.put(key, page)
-        return page
+        loaded: dict[str, Any] | None = cache.get(key)
+        if loaded is None:
+            loaded = self.load_page(**values)
+            cache.put(key, loaded)
+        return loaded
 
     def get(self, **values: Any) -> str:
         """Render one page of :meth:`get_query` of the URL's ``values``."""
-        page = self.read_page(**values)
-        return self.render(page=page, items=page.items, **values)
+        return self.render(**self.read_page(**values), **values)
 
 
 class DetailView(ModelView):
