@@ -5,13 +5,14 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any, ClassVar
 
-from flask import current_app, request
+from flask import current_app, g, request, session
 from sqlalchemy import Select
 
 from app.extensions import db
 from app.views.base import ModelView
 from app.views.keyset import Keyset, KeysetPage
 from app.views.page_cache import PageCache
+from flask_bastion.headers import csp_nonce
 
 DEFAULT_PER_PAGE = 20
 MAX_PER_PAGE = 100
@@ -93,6 +94,17 @@ class ListView(ModelView):
         page = self.paginate(self.get_query(**values))
         return {"page": page, "items": page.items}
 
+    def cache_key(self, **values: Any) -> tuple[Any, ...]:
+        """What tells this list's pages apart in the :meth:`page_cache`: the path
+        prefix, the host, the endpoint, the URL's ``values`` and the cursor."""
+        return (
+            request.script_root,
+            request.host,
+            request.endpoint,
+            tuple(sorted(values.items())),
+            self.get_cursor(),
+        )
+
     def read_page(self, **values: Any) -> dict[str, Any]:
         """:meth:`load_page` for the URL's ``values``, from the :meth:`page_cache` when
         it holds a fresh one.
@@ -102,21 +114,37 @@ class ListView(ModelView):
         cache = self.page_cache()
         if cache is None:
             return self.load_page(**values)
-        key = (
-            request.script_root,
-            request.endpoint,
-            tuple(sorted(values.items())),
-            self.get_cursor(),
-        )
+        key = self.cache_key(**values)
         loaded: dict[str, Any] | None = cache.get(key)
         if loaded is None:
             loaded = self.load_page(**values)
             cache.put(key, loaded)
         return loaded
 
+    @staticmethod
+    def visitor_has_session() -> bool:
+        """Whether the request carries a session or remember-me cookie: its page may hold
+        flash messages or a CSRF token, so its HTML is never shared."""
+        config = current_app.config
+        cookies = request.cookies
+        return config["SESSION_COOKIE_NAME"] in cookies or (
+            config.get("REMEMBER_COOKIE_NAME", "remember_token") in cookies
+        )
+
     def get(self, **values: Any) -> str:
-        """Render one page of :meth:`get_query` of the URL's ``values``."""
-        return self.render(**self.read_page(**values), **values)
+        """Render one page of :meth:`get_query` of the URL's ``values``; for an anonymous
+        visitor without a session, the page rendered this second (see
+        :mod:`app.views.page_cache`) with this request's CSP nonce."""
+        cache = self.page_cache()
+        if cache is None or self.visitor_has_session():
+            return self.render(**self.read_page(**values), **values)
+        key = self.cache_key(**values)
+        html = cache.get_html(key, csp_nonce())
+        if html is None:
+            html = self.render(**self.read_page(**values), **values)
+            if not session.modified:  # the page wrote nothing of this visitor's
+                cache.put_html(key, html, g.get("csp_nonce"))
+        return html
 
 
 class DetailView(ModelView):
