@@ -37,9 +37,11 @@ HOOKS = {
     "char-counter": "custom.js: the counter it adds under a textarea",
     "required": "Bootstrap-Flask marks the group of a required field with it",
     "btn-md": "Bootstrap-Flask's default button size; Bootstrap has no such class",
+    "hero": "the home page's introduction, styled by its utility classes",
+    "story-header": "a story's title and byline, styled by its utility classes",
 }
 
-CLASS_ATTR = re.compile(r"""\bclass=(?:"([^"]*)"|'([^']*)')""")
+CLASS_ATTR = re.compile(r"""\bclass=(?:"([^"]*)"|'([^']*)')(\s*~)?""")
 JINJA_STATEMENT = re.compile(r"{%.*?%}|{#.*?#}", re.S)
 JINJA_EXPRESSION = re.compile(r"{{.*?}}", re.S)
 JS_CLASSES = re.compile(
@@ -60,15 +62,17 @@ def css_classes() -> set[str]:
     return found
 
 
-def class_tokens(value: str) -> list[str]:
+def class_tokens(value: str, continued: bool = False) -> list[str]:
     """Class names of one ``class`` attribute value written in a template.
 
     Jinja statements are dropped and the text they guard kept (``nav-link{% if
     x %} active{% endif %}`` gives nav-link and active).  A name built by an
     expression (``alert-{{ level }}``) is kept with its expression replaced by
-    ``*``, to be matched as a pattern.
+    ``*``, to be matched as a pattern; so is the end of a string that a Jinja
+    expression continues (``class="btn btn-" ~ style`` gives btn and btn-*).
     """
-    return JINJA_EXPRESSION.sub("*", JINJA_STATEMENT.sub(" ", value)).split()
+    value = JINJA_EXPRESSION.sub("*", JINJA_STATEMENT.sub(" ", value))
+    return (value + "*" if continued and value[-1:].strip() else value).split()
 
 
 def template_classes() -> dict[str, set[str]]:
@@ -76,7 +80,8 @@ def template_classes() -> dict[str, set[str]]:
     used: dict[str, set[str]] = {}
     for path in TEMPLATES:
         for match in CLASS_ATTR.finditer(path.read_text(encoding="utf-8")):
-            for token in class_tokens(match.group(1) or match.group(2) or ""):
+            value = match.group(1) or match.group(2) or ""
+            for token in class_tokens(value, continued=bool(match.group(3))):
                 used.setdefault(token, set()).add(str(path.relative_to(ROOT)))
     for path in SCRIPTS:
         for match in JS_CLASSES.finditer(path.read_text(encoding="utf-8")):
@@ -93,7 +98,7 @@ def missing(used: dict[str, set[str]], defined: set[str]) -> list[str]:
         if token == "*" or token in HOOKS:
             continue
         if "*" in token:
-            pattern = re.compile(re.escape(token).replace(r"\*", r"[\w-]+") + "$")
+            pattern = re.compile(re.escape(token).replace(r"\*", r"[\w-]*") + "$")
             if any(pattern.match(name) for name in defined):
                 continue
         elif token in defined:
@@ -113,6 +118,9 @@ def test_the_class_scan_sees_through_jinja():
         "fade",
         "show",
     ]
+    assert class_tokens("btn btn-", continued=True) == ["btn", "btn-*"]
+    assert class_tokens("form-check-input", continued=True) == ["form-check-input*"]
+    assert class_tokens("mb-3 ", continued=True) == ["mb-3"]
     assert missing({"alert-*": {"t"}, "no-such-*": {"t"}, "btn": {"t"}}, {"alert-info", "btn"}) == [
         "no-such-* (t)"
     ]
