@@ -4,8 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 FLASK  := BASTION_CONFIG=development FLASK_APP=app $(BIN)/flask
 
-.PHONY: run test lint install install-dev assets db admin check-deploy bench bench-load lock clean \
-	audit audit-tools observatory
+.PHONY: run test lint install install-dev assets vendor-assets vendor-tools db admin check-deploy \
+	bench bench-load lock clean audit audit-tools observatory
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,22 @@ audit/observatory/node_modules/.installed: audit/observatory/package-lock.json
 	  && touch node_modules/.installed; \
 	else echo "npm not found: the Observatory tests will be skipped (apt-get install nodejs npm)"; fi
 
+# The trimmed Bootstrap (assets/: Dart Sass and esbuild, pinned by package-lock.json).
+# Its output, app/static/src/vendor/, is committed: `make run` needs no Node.js.
+# Without npm, the test that rebuilds it and compares is skipped (fails in CI).
+vendor-tools: assets/node_modules/.installed
+assets/node_modules/.installed: assets/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  cd assets && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error \
+	  && touch node_modules/.installed; \
+	else echo "npm not found: the vendor build test will be skipped (apt-get install nodejs npm)"; fi
+
+## vendor-assets: rebuild app/static/src/vendor/ (Bootstrap's Sass and JS) after changing
+## assets/ (needs Node.js and npm); commit the result
+vendor-assets: vendor-tools
+	@command -v node >/dev/null 2>&1 || { echo "vendor-assets needs Node.js and npm (apt-get install nodejs npm)"; exit 1; }
+	node assets/build.mjs
+
 ## run: install, build assets, migrate SQLite, serve on http://127.0.0.1:5000
 run: install
 	$(FLASK) assets build
@@ -58,7 +74,7 @@ run: install
 ## machine: beside them, a worker killed mid-response in test_faults cut a body
 ## nginx had begun. The browser tests (Debian's Chromium through Playwright, their
 ## own stack) come last and outside coverage; screenshots go to screenshots/.
-test: install-dev audit-tools observatory
+test: install-dev audit-tools observatory vendor-tools
 	$(BIN)/python -m pytest -n auto -m "not deployment and not browser" --cov --cov-report=
 	$(BIN)/python -m pytest -m deployment --cov --cov-append --cov-report=term
 	$(BIN)/python -m pytest -m browser tests/browser
@@ -107,4 +123,4 @@ audit: install-dev audit-tools observatory
 	$(BIN)/python audit/run.py
 
 clean:
-	rm -rf $(VENV) $(AUDIT_VENV) audit/observatory/node_modules app/static/dist .pytest_cache .ruff_cache .coverage htmlcov
+	rm -rf $(VENV) $(AUDIT_VENV) audit/observatory/node_modules assets/node_modules app/static/dist .pytest_cache .ruff_cache .coverage htmlcov

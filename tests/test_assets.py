@@ -49,7 +49,8 @@ def test_bundles_are_local_hashed_and_minified(client):
         assert url.startswith("/static/dist/"), "served by the app itself, not a CDN"
         assert re.search(r"/(vendor|custom)-[0-9a-f]{8,}\.min\.(css|js)$", url)
     css = client.get(next(u for u in urls if "/vendor-" in u and u.endswith(".css")))
-    assert b"Bootstrap  v5.3" in css.data
+    assert b"Bootstrap v5.3" in css.data
+    assert b"/blob/main/LICENSE" in css.data, "its MIT notice is kept"
     assert b"sourceMappingURL" not in css.data
     custom_css = client.get(next(u for u in urls if "/custom-" in u and u.endswith(".css")))
     assert b"\n  " not in custom_css.data, "minified: no indentation left"
