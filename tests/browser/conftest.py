@@ -182,7 +182,7 @@ class Contexts:
         options.setdefault("viewport", DESKTOP)
         context = self.browser.new_context(ignore_https_errors=True, **options)  # type: ignore[arg-type]
         context.set_default_timeout(10_000)
-        guard = PageGuard.attach(context)
+        guard = PageGuard.attach(context, javascript=bool(options.get("java_script_enabled", True)))
         self.opened.append((context, guard))
         return context, guard
 

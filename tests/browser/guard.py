@@ -79,6 +79,9 @@ class PageGuard:
     """
 
     context: BrowserContext
+    #: False for a context without JavaScript: then no init script runs and
+    #: violations are known from the console messages Chromium logs for them.
+    javascript: bool = True
     recorded: list[Problem] = field(default_factory=list)
     #: Main-frame navigations, in order: ``(url, status)``; status 0 when unknown.
     visited: list[tuple[str, int]] = field(default_factory=list)
@@ -87,9 +90,12 @@ class PageGuard:
     _seen_csp: set[str] = field(default_factory=set)
 
     @classmethod
-    def attach(cls, context: BrowserContext) -> PageGuard:
-        """Watch every page ``context`` opens from now on; return the guard."""
-        guard = cls(context)
+    def attach(cls, context: BrowserContext, *, javascript: bool = True) -> PageGuard:
+        """Watch every page ``context`` opens from now on; return the guard.
+
+        :param javascript: whether the context runs JavaScript (its ``java_script_enabled``).
+        """
+        guard = cls(context, javascript)
         context.expose_binding("__bastionReportCsp", guard._on_csp_binding)
         context.add_init_script(INIT_SCRIPT)
         context.on("page", guard.watch)
@@ -154,7 +160,7 @@ class PageGuard:
         A page's ``securitypolicyviolation`` events are dispatched as tasks; a
         ``setTimeout(0)`` in the page lets queued ones run before it is read.
         """
-        for page in self.context.pages:
+        for page in self.context.pages if self.javascript else ():
             if page.is_closed():
                 continue
             try:

@@ -11,10 +11,12 @@ import secrets
 
 import pytest
 
-from tests.browser.conftest import Contexts, open_tab
+from tests.browser.conftest import Contexts, open_tab, registered_client
 from tests.browser.tab import Account, Site, Tab, expect, sign_in, sign_out
-from tests.deployment.stack import PREFIX
+from tests.deployment.stack import PREFIX, Stack
 
+#: The API's documentation page (Swagger UI).
+API_DOCS = "/api/v1/docs/"
 #: What the app says when a form's CSRF check failed (flask_bastion.errors.CSRF_MESSAGE).
 EXPIRED = "Your form has expired or did not come from this site."
 
@@ -33,17 +35,14 @@ def register(tab: Tab, account: Account) -> None:
 
 
 def move_to_trash(tab: Tab) -> None:
-    """Delete the story shown, confirming in the dialog (with JavaScript) or on the page."""
+    """Delete the story shown with its Delete link and the dialog's "Move to trash" button."""
     page = tab.page
-    delete = page.get_by_role("link", name="Delete").or_(page.get_by_role("button", name="Delete"))
-    confirm = page.get_by_role("button", name="Move to trash")
-    if delete.evaluate("(el) => el.tagName") == "BUTTON":  # no confirmation step
-        tab.follow(delete)
-        return
-    delete.click()
-    expect(confirm).to_be_visible()
-    tab.check("opening the delete confirmation")
-    tab.follow(confirm)
+    page.get_by_role("link", name="Delete", exact=True).click()
+    dialog = page.get_by_role("dialog", name="Delete this story?")
+    expect(dialog).to_be_visible()
+    assert tab.path.endswith("/delete") is False  # a dialog on the story's page
+    tab.check("opening the delete dialog")
+    tab.follow(dialog.get_by_role("button", name="Move to trash"))
 
 
 def test_register_write_edit_delete_restore_and_sign_out(tab: Tab) -> None:
@@ -76,14 +75,17 @@ def test_register_write_edit_delete_restore_and_sign_out(tab: Tab) -> None:
     expect(page.get_by_role("heading", level=1)).to_have_text(title)
     assert tab.path == story
 
+    page.get_by_role("link", name="Delete", exact=True).click()  # then thinks again
+    dialog = page.get_by_role("dialog", name="Delete this story?")
+    cancel = dialog.get_by_role("button", name="Cancel").filter(has_text="Cancel")  # not the x
+    cancel.click()
+    expect(dialog).to_be_hidden()
+    assert tab.path == story
     move_to_trash(tab)
     assert tab.path == "/stories/mine"
-    expect(tab.flash()).to_contain_text("moved to the trash")
+    expect(tab.flash()).to_contain_text(f"“{title}” is in the trash.")
     expect(page.get_by_role("link", name=title)).to_have_count(0)
-    trash = tab.flash().get_by_role("link", name="trash")
-    if trash.count() == 0:  # no link in the message: the page's own link to the trash
-        trash = page.get_by_role("link", name="Trash")
-    tab.follow(trash)
+    tab.follow(page.get_by_role("main").get_by_role("link", name="Open the trash"))
     assert tab.path == "/stories/trash"
     tab.guard.allow_status(404)
     tab.goto(story, status=404)  # gone for its author too, until restored
@@ -91,15 +93,36 @@ def test_register_write_edit_delete_restore_and_sign_out(tab: Tab) -> None:
     deleted = page.get_by_role("article").filter(has_text=title)
     expect(deleted).to_have_count(1)
     tab.follow(deleted.get_by_role("button", name="Restore"))
-    expect(tab.flash()).to_contain_text("The story has been restored.")
-    if tab.path != story:  # the restored story's page is where the user expects to be
-        tab.goto(story)
+    assert tab.path == story  # the user sees what came back
+    expect(tab.flash()).to_contain_text(f"“{title}” has been restored.")
     expect(page.get_by_role("heading", level=1)).to_have_text(title)
 
     sign_out(tab)
     expect(page.get_by_role("link", name="Sign in")).to_be_visible()
     tab.goto(story)  # published: readable signed out, without the author's buttons
     expect(page.get_by_role("link", name="Edit", exact=True)).to_have_count(0)
+
+
+def test_delete_without_javascript_asks_on_a_page(
+    contexts: Contexts, site: Site, stack: Stack
+) -> None:
+    account, client = registered_client(stack)
+    created = client.post_form(f"{PREFIX}/stories/new", {"title": "Plain HTML", "body": "Hi."})
+    assert created.status == 302, created.status
+    story = (created.header("Location") or "").removeprefix(PREFIX)
+    tab = open_tab(contexts, site, java_script_enabled=False)
+    page = tab.page
+    sign_in(tab, account)
+    tab.goto(story)
+    tab.follow(page.get_by_role("link", name="Delete", exact=True))
+    assert tab.path == f"{story}/delete"
+    expect(page.get_by_role("heading", level=1)).to_have_text("Delete this story?")
+    tab.follow(page.get_by_role("link", name="Cancel"))  # changes nothing
+    assert tab.path == story
+    tab.follow(page.get_by_role("link", name="Delete", exact=True))
+    tab.follow(page.get_by_role("button", name="Move to trash"))
+    assert tab.path == "/stories/mine"
+    expect(tab.flash()).to_contain_text("“Plain HTML” is in the trash.")
 
 
 def test_contact_form_shows_errors_then_sends(tab: Tab) -> None:
@@ -223,7 +246,7 @@ def test_every_link_stays_under_the_path_prefix(
             site.app_path(action)  # a form posting outside the prefix fails here
         for link in same_site_urls(tab, "a[href]", "href"):
             site.app_path(link)  # a link outside the prefix fails here
-            if link not in seen:
+            if link not in seen and site.app_path(link) != API_DOCS:  # see below
                 queue.append(link)
     pages = {site.app_path(url).split("?")[0] for url in seen}
     expected = {"/", "/stories/", "/users/", "/about", "/contact", "/privacy", "/cookies",
@@ -232,3 +255,24 @@ def test_every_link_stays_under_the_path_prefix(
     assert any(path.startswith("/stories/") and path[9:].isdigit() for path in pages)
     outside = [url for url in requested if url.startswith(site.origin) and PREFIX not in url]
     assert outside == [], outside
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="product bug: app/templates/api/docs.html has no <link rel=icon>, so Chromium "
+    "asks for /favicon.ico at the origin's root, outside the path prefix: a 404 and a "
+    "console error",
+)
+def test_the_api_docs_page_stays_under_the_path_prefix(contexts: Contexts, site: Site) -> None:
+    tab = open_tab(contexts, site)
+    requested: list[str] = []
+    tab.page.on("request", lambda request: requested.append(request.url))
+    response = tab.page.goto(site.url(API_DOCS))
+    assert response is not None
+    assert response.status == 200
+    tab.page.get_by_role("heading", name="Bastion API").first.wait_for()
+    tab.page.wait_for_load_state("networkidle")
+    problems = [str(problem) for problem in tab.guard.problems()]
+    tab.guard.recorded.clear()  # judged here (the fixture's check would not be an xfail)
+    outside = [url for url in requested if url.startswith(site.origin) and PREFIX not in url]
+    assert (outside, problems) == ([], [])

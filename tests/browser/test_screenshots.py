@@ -3,7 +3,8 @@
 Written to ``screenshots/`` at the repository root (``BASTION_SCREENSHOTS``
 elsewhere; git-ignored, kept by CI) as ``<page>-<device>-<scheme>.png``,
 full page.  Each page is also guarded like every other (no CSP violation,
-no console error) and must not scroll sideways on a phone.
+no console error), must not scroll sideways on a phone, and follows the
+colour scheme the browser asks for (a dark background when it prefers dark).
 """
 
 from __future__ import annotations
@@ -42,6 +43,13 @@ A long paragraph to see the measure of a line: Lorem ipsum dolor sit amet, conse
 adipiscing elit, sed do eiusmod tempor incididunt ut labore et dolore magna aliqua. Ut enim
 ad minim veniam, quis nostrud exercitation ullamco laboris nisi ut aliquip ex ea commodo.
 """
+
+
+#: The lightness (0 black .. 1 white) of the page's background colour.
+BACKGROUND_LIGHTNESS = """() => {
+  const [r, g, b] = getComputedStyle(document.body).backgroundColor.match(/[\\d.]+/g).map(Number);
+  return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255;
+}"""
 
 
 @dataclass(frozen=True)
@@ -94,6 +102,10 @@ def test_screenshots_of_the_main_pages(
             "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
         )
         assert overflow <= 0, f"{path} scrolls sideways by {overflow} px on a {device}"
+        background = tab.page.evaluate(BACKGROUND_LIGHTNESS)
+        assert (background < 0.5) == (scheme == "dark"), (
+            f"{path}: background lightness {background:.2f} in the {scheme} colour scheme"
+        )
         file = screenshots / f"{name}-{device}-{scheme}.png"
         tab.page.screenshot(path=file, full_page=True, animations="disabled")
         taken.append(file)
