@@ -7,13 +7,18 @@ end by the ``contexts`` fixture.
 
 from __future__ import annotations
 
+import re
 import secrets
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.browser.conftest import Contexts, open_tab, registered_client
 from tests.browser.tab import Account, Site, Tab, expect, sign_in, sign_out
 from tests.deployment.stack import PREFIX, Stack
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Locator
 
 #: The API's documentation page (Swagger UI).
 API_DOCS = "/api/v1/docs/"
@@ -32,6 +37,13 @@ def register(tab: Tab, account: Account) -> None:
     page.get_by_label("Repeat the password").fill(account.password)
     tab.follow(page.get_by_role("button", name="Create account"))
     expect(tab.flash()).to_contain_text(f"Welcome, {account.name}. Your account is ready.")
+
+
+def background_rgb(control: Locator) -> tuple[int, int, int]:
+    """The computed background colour of ``control`` as (red, green, blue), 0-255."""
+    text = control.evaluate("(el) => getComputedStyle(el).backgroundColor")
+    red, green, blue = (int(float(part)) for part in re.findall(r"[\d.]+", text)[:3])
+    return red, green, blue
 
 
 def move_to_trash(tab: Tab) -> None:
@@ -97,6 +109,16 @@ def test_register_write_edit_delete_restore_and_sign_out(tab: Tab) -> None:
     expect(tab.flash()).to_contain_text(f"“{title}” has been restored.")
     expect(page.get_by_role("heading", level=1)).to_have_text(title)
 
+    # The way to delete the account is there, looks dangerous, and can be left.
+    navigation = page.get_by_role("navigation", name="Main navigation")
+    tab.follow(navigation.get_by_role("link", name=account.name, exact=True))
+    tab.follow(page.get_by_role("link", name="Delete account"))
+    red, green, blue = background_rgb(page.get_by_role("button", name="Delete my account"))
+    assert red > 150, (red, green, blue)
+    assert red > 2 * max(green, blue), (red, green, blue)
+    tab.follow(page.get_by_role("link", name="Keep my account"))
+    assert tab.path == "/account"
+
     sign_out(tab)
     expect(page.get_by_role("link", name="Sign in")).to_be_visible()
     tab.goto(story)  # published: readable signed out, without the author's buttons
@@ -136,6 +158,11 @@ def test_contact_form_shows_errors_then_sends(tab: Tab) -> None:
     tab.follow(page.get_by_role("button", name="Send message"), status=422)
     expect(page.get_by_role("alert")).to_contain_text("Please correct the fields marked below.")
     expect(page.get_by_text("Messages are 10 to 5000 characters long.")).to_be_visible()
+    for label, error in (("Email address", "email"), ("Message", "10 to 5000 characters")):
+        field = page.get_by_label(label)  # the error is announced with the field
+        expect(field).to_have_attribute("aria-invalid", "true")
+        expect(field).to_have_accessible_description(re.compile(error))
+    expect(page.get_by_label("Your name")).not_to_have_attribute("aria-invalid", "true")
     expect(page.get_by_label("Your name")).to_have_value("Ada")
     expect(page.get_by_label("Email address")).to_have_value("ada-at-example.com")
     expect(page.get_by_label("Message")).to_have_value("Hi")
