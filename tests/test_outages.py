@@ -13,6 +13,7 @@ import psycopg
 import pytest
 from sqlalchemy import make_url
 
+from app import outages
 from app.config import ProductionConfig
 from app.extensions import db
 from tests.conftest import make_app
@@ -46,7 +47,9 @@ class Outage:
 
 
 @pytest.fixture
-def outage(postgres_url):
+def outage(postgres_url, monkeypatch):
+    # A new outage: the traceback interval starts afresh whatever ran before in this process.
+    monkeypatch.setattr(outages, "_last_traceback", -outages.TRACEBACK_INTERVAL)
     state = Outage(postgres_url)
     with state.app.app_context():
         db.create_all()

@@ -3,11 +3,18 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from flask import session as flask_session
+from flask import template_rendered
 from sqlalchemy import text
 
 from app.extensions import db
+from app.models.story import Story
+from app.views import ListView
 from app.views.page_cache import PageCache
+from flask_bastion.headers import csp_nonce
 from tests.test_auth import make_user, sign_in
 from tests.test_stories import make_story
 from tests.test_views import count_queries
@@ -46,7 +53,10 @@ def test_anonymous_pages_are_read_once_a_second(app, clock):
     count, page = queries_for(app, client, "/stories/")
     assert count == 0, "served from memory"
     assert "Kept a second" in page
-    assert queries_for(app, client, "/users/")[0] == 1, "each list has its own pages"
+    assert queries_for(app, client, "/users/")[0] == 2, "each list has its own pages"
+    assert queries_for(app, client, "/users/")[0] == 0, "the authors' counts are kept too"
+    assert queries_for(app, client, "/")[0] == 1, "the home page's stories are a list too"
+    assert queries_for(app, client, "/")[0] == 0
     clock.now += 1.0
     assert queries_for(app, client, "/stories/")[0] == 1, "a second later: read again"
 
@@ -95,7 +105,7 @@ def test_each_cursor_is_its_own_page_and_refusals_are_not_kept(app, clock):
     assert "Story 24" not in second
     for _ in range(2):
         assert client.get("/stories/?cursor=damaged").status_code == 400
-    assert not any(key[-1] == "damaged" for key in app.extensions["bastion.page_cache"].entries)
+    assert not any("damaged" in key for key in app.extensions["bastion.page_cache"].entries)
 
 
 @pytest.mark.settings(LIST_CACHE_SECONDS=0)
@@ -111,3 +121,76 @@ def test_the_oldest_pages_go_first():
     for key in ("a", "b", "c"):
         cache.put((key,), key.upper())
     assert [cache.get((key,)) for key in ("a", "b", "c")] == [None, "B", "C"]
+
+
+# --- the rendered page, for visitors without a session ---------------------
+
+
+def renders_for(app, client, path: str, **kwargs):
+    """``GET path``: the response and how many templates were rendered for it."""
+    rendered = []
+
+    def note(sender, template, context, **extra):
+        rendered.append(template.name)
+
+    with template_rendered.connected_to(note, app):
+        response = client.get(path, **kwargs)
+    assert response.status_code == 200, path
+    return response, rendered
+
+
+def nonces(response) -> set[str]:
+    """The CSP nonces printed in the page."""
+    return set(re.findall(r'nonce="([^"]+)"', response.text))
+
+
+def test_a_visitor_without_a_session_gets_the_second_s_page_with_a_fresh_nonce(app, clock):
+    make_story(app, make_user(app), title="Rendered once")
+    first, rendered = renders_for(app, app.test_client(), "/stories/")
+    assert "stories/list.html" in rendered
+    second, rendered = renders_for(app, app.test_client(), "/stories/")
+    assert rendered == [], "served from memory, not rendered again"
+    assert "Rendered once" in second.text
+    [nonce] = nonces(second)
+    assert nonces(first) != {nonce}, "every response has its own nonce"
+    assert f"'nonce-{nonce}'" in second.headers["Content-Security-Policy"]
+    assert second.text.replace(nonce, "N") == first.text.replace(nonces(first).pop(), "N")
+    clock.now += 1.0
+    assert "stories/list.html" in renders_for(app, app.test_client(), "/stories/")[1]
+
+
+def test_a_visitor_with_a_session_gets_their_own_page(app, clock):
+    make_story(app, make_user(app), title="Kept rows")
+    renders_for(app, app.test_client(), "/")  # the page is now kept
+    client = app.test_client()
+    with client.session_transaction() as session:
+        session["_flashes"] = [("info", "Only for this visitor.")]
+    response, rendered = renders_for(app, client, "/")
+    assert rendered == ["main/home.html"]
+    assert "Only for this visitor." in response.text
+    assert "Only for this visitor." not in renders_for(app, app.test_client(), "/")[0].text
+
+
+def test_a_page_that_writes_the_session_is_not_kept(app, clock):
+    renders = []
+
+    class Touching(ListView):
+        model = Story
+        cache_anonymous = True
+
+        def render(self, **context):
+            renders.append(1)
+            flask_session["seen"] = "yes"  # e.g. a CSRF token made for this visitor
+            return f'<script nonce="{csp_nonce()}"></script>'
+
+    app.add_url_rule("/touching", view_func=Touching.as_view("touching"))
+    for _ in range(2):
+        assert app.test_client().get("/touching").status_code == 200
+    assert len(renders) == 2
+
+
+def test_hosts_and_prefixes_have_their_own_pages(app, clock):
+    renders_for(app, app.test_client(), "/")
+    other = renders_for(app, app.test_client(), "/", environ_overrides={"SCRIPT_NAME": "/p"})
+    assert 'href="/p/stories/"' in other[0].text
+    assert other[1] == ["main/home.html"]

@@ -338,7 +338,8 @@ def test_failed_sign_ins_are_counted_per_account_in_redis(redis_url, monkeypatch
     keys = redis.Redis.from_url(redis_url).keys(f"*{settings['RATELIMIT_KEY_PREFIX']}*")
     ttls = [redis.Redis.from_url(redis_url).ttl(key) for key in keys]
     assert ttls
-    assert all(0 < ttl <= 3600 for ttl in ttls), "every counter expires"
+    # -2: a one-second window's key that expired between KEYS and TTL (a loaded machine).
+    assert all(0 < ttl <= 3600 for ttl in ttls if ttl != -2), "every counter expires"
     redis.Redis.from_url(redis_url).delete(*keys)
 
 

@@ -117,6 +117,8 @@ def test_edit_matrix(app, people, who, denied):
 def test_delete_and_restore_matrix(app, people, who, denied):
     story_id = make_story(app, people["author"])
     client = client_as(app, who)
+    confirmation = client.get(f"/stories/{story_id}/delete")
+    assert confirmation.status_code == (denied or 200)
     response = post_form(client, f"/stories/{story_id}/delete", "/contact")
     if denied:
         assert response.status_code == denied
@@ -147,7 +149,6 @@ def test_others_drafts_are_not_found_rather_than_forbidden(app, people):
 def test_delete_and_edit_need_post_and_csrf(app, people):
     story_id = make_story(app, people["author"])
     author = client_as(app, "author")
-    assert author.get(f"/stories/{story_id}/delete").status_code == 405
     assert author.post(f"/stories/{story_id}/delete").status_code == 400
     assert load_story(app, story_id).deleted_at is None
 
@@ -174,9 +175,11 @@ def test_deleted_story_goes_to_the_trash_and_comes_back(app, people):
         client_as(app, "other").get("/stories/trash").get_data(as_text=True).count("Lost and found")
         == 0
     )
-    post_form(author, f"/stories/{story_id}/restore", "/contact")
+    restored = post_form(author, f"/stories/{story_id}/restore", "/contact")
+    assert restored.headers["Location"] == f"/stories/{story_id}"
+    assert "“Lost and found” has been restored." in author.get(restored.headers["Location"]).text
     assert app.test_client().get(f"/stories/{story_id}").status_code == 200
-    assert "Lost and found" not in author.get("/stories/trash").get_data(as_text=True)
+    assert "The trash is empty." in author.get("/stories/trash").text
 
 
 def test_restoring_a_live_story_is_not_found(app, people):

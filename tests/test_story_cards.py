@@ -19,6 +19,7 @@ def cards(app):
     return app.extensions["bastion.story_cards"]
 
 
+@pytest.mark.settings(LIST_CACHE_SECONDS=0)  # the page itself is rendered every time
 def test_a_card_is_rendered_once_then_reused(app):
     author = make_user(app, name="Ada")
     make_story(app, author, title="First light", body="Dawn *breaks*.")

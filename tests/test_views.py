@@ -197,8 +197,9 @@ def test_default_permissions_allow_everyone(app):
 def test_methods_follow_the_handlers_a_view_has(app):
     methods = {name: app.view_functions[f"stories.{name}"].methods for name in ("index", "edit")}
     assert methods == {"index": {"GET"}, "edit": {"GET", "POST"}}
-    for action in ("delete", "restore"):
-        assert app.view_functions[f"stories.{action}"].methods == {"POST"}
+    # Delete asks first (GET: the confirmation page); restore is one click from the trash.
+    assert app.view_functions["stories.delete"].methods == {"GET", "POST"}
+    assert app.view_functions["stories.restore"].methods == {"POST"}
 
 
 # --- queries per page: bounded, no N+1 ----------------------------------------
@@ -227,7 +228,7 @@ def test_story_page_is_one_query(app):
 
 def test_signed_in_pages_add_only_the_user_lookup(app):
     many_authors(app, 5)
-    make_user(app)
+    make_story(app, make_user(app))
     client = app.test_client()
     sign_in(client)
     with count_queries(app) as statements:
@@ -235,12 +236,12 @@ def test_signed_in_pages_add_only_the_user_lookup(app):
     assert len(statements) == 2  # the account, the rows
 
 
-def test_profile_is_two_queries_however_many_stories(app):
+def test_profile_is_three_queries_however_many_stories(app):
     [author] = many_authors(app, 1)
     make_many(app, author, 60)
     with count_queries(app) as statements:
         page = app.test_client().get(f"/users/{author}").get_data(as_text=True)
-    assert len(statements) == 2  # the author, one page of their stories
+    assert len(statements) == 3  # the author, how many stories, one page of them
     assert len(re.findall(r'href="/stories/\d+"', page)) == 20, "a page of 20 on a profile"
     rest = app.test_client().get(next_link(page)).get_data(as_text=True)
     assert len(re.findall(r'href="/stories/\d+"', rest)) == 20
@@ -351,7 +352,7 @@ def test_anonymous_list_reads_without_begin_and_the_pool_gets_transactions_back(
 def test_signed_in_lists_stay_in_the_request_s_transaction(production_pg_app):
     app = production_pg_app
     many_authors(app, 2)
-    make_user(app)
+    make_story(app, make_user(app))
     client = app.test_client()
     assert sign_in(client).status_code == 302
     with autocommit_per_statement(app) as modes:

@@ -22,6 +22,18 @@ from flask_bastion.errors import CSRFRerenderForm
 from flask_bastion.passwords import MAX_LENGTH, password_problem
 
 
+def password_hint() -> str:
+    """The hint shown under a new-password field (``PASSWORD_MIN_LENGTH`` characters).
+
+    NIST SP 800-63B section 3.1.1.2: tell the user the length rule before they type,
+    and favour long passphrases over composition rules.
+    """
+    return (
+        f"Use at least {current_app.config['PASSWORD_MIN_LENGTH']} characters. A passphrase"
+        " of several unrelated words is easy to remember and hard to guess."
+    )
+
+
 class StrongPassword:
     """WTForms validator applying :func:`flask_bastion.passwords.password_problem`.
 
@@ -67,6 +79,10 @@ class RegisterForm(CSRFRerenderForm):
     )
     submit = SubmitField("Create account")
 
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.password.description = password_hint()
+
 
 class SignInForm(CSRFRerenderForm):
     """Sign in with email and password."""
@@ -104,6 +120,7 @@ class ChangePasswordForm(CSRFRerenderForm):
     def __init__(self, *args, personal_values: tuple[str, ...] = (), **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
         self.personal_values = personal_values
+        self.new_password.description = password_hint()
 
 
 class DeleteAccountForm(CSRFRerenderForm):

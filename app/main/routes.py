@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import flash, redirect, render_template, url_for
+from sqlalchemy import Select
 from werkzeug.wrappers import Response
 
 from app.extensions import db
@@ -10,13 +13,31 @@ from app.forms import form_status
 from app.main import bp
 from app.main.forms import ContactForm
 from app.models.contact import ContactMessage
+from app.models.story import Story
+from app.stories.policy import NEWEST_FIRST, published_stories
+from app.views import ListView
 from flask_bastion import csrf_rerender
 
 
-@bp.get("/")
-def home() -> str:
-    """The home page."""
-    return render_template("main/home.html")
+class Home(ListView):
+    """The home page: what the site is, and the newest published stories (no paging)."""
+
+    model = Story
+    template = "main/home.html"
+    order_by = NEWEST_FIRST
+    per_page = 6
+    cache_anonymous = True
+
+    def get_query(self, **values: Any) -> Select[Any]:
+        """Published stories of live authors."""
+        return published_stories()
+
+    def get_cursor(self) -> None:
+        """Always the first page: the full list is at ``/stories/``."""
+        return None
+
+
+bp.add_url_rule("/", view_func=Home.as_view("home"))
 
 
 @bp.get("/about")

@@ -61,6 +61,15 @@ class MyStories(LoginRequiredMixin, ListView):
         """The signed-in author's live stories."""
         return stories_of(current_user.id)
 
+    def get_context(self, **context: Any) -> dict[str, Any]:
+        """Add ``in_trash``: how many of the author's stories are in the trash, counted
+        only for an empty first page (to say where the stories went)."""
+        page = context["page"]
+        if page.is_first and not page.items:
+            mine = deleted_stories(current_user).where(Story.author_id == current_user.id)
+            context["in_trash"] = self.count(mine)
+        return super().get_context(**context)
+
 
 class Trash(LoginRequiredMixin, ListView):
     """The signed-in author's deleted stories (admins: everyone's)."""
@@ -114,9 +123,13 @@ class StoryEdit(StoryWriting, UpdateView):
 
 
 class StoryDelete(LoginRequiredMixin, StoryRules, DeleteView):
-    """Move a story to the trash."""
+    """Move a story to the trash (GET: the confirmation page for browsers without JavaScript)."""
 
-    message = "The story has been moved to the trash."
+    template = "stories/delete.html"
+
+    def get_message(self, story: Story) -> str:
+        """Name the story and say where it went."""
+        return f"“{story.title}” is in the trash. You can restore it from there."
 
     def success_url(self, story: Story) -> str:
         """The author's own stories."""
@@ -126,7 +139,9 @@ class StoryDelete(LoginRequiredMixin, StoryRules, DeleteView):
 class StoryRestore(LoginRequiredMixin, StoryRules, RestoreView):
     """Bring a story back from the trash."""
 
-    message = "The story has been restored."
+    def get_message(self, story: Story) -> str:
+        """Name the story that came back."""
+        return f"“{story.title}” has been restored."
 
     def get_query(self, **values: Any) -> Select[Any]:
         """Deleted stories only: restoring a live one is a 404."""
@@ -140,8 +155,8 @@ class StoryRestore(LoginRequiredMixin, StoryRules, RestoreView):
         return can_restore(self.current_principal(), story)
 
     def success_url(self, story: Story) -> str:
-        """The trash page."""
-        return url_for("stories.trash")
+        """The restored story's page: the user sees what came back."""
+        return url_for("stories.detail", id=story.id)
 
 
 bp.add_url_rule("/", view_func=StoryList.as_view("index"))

@@ -16,8 +16,8 @@ from sqlalchemy import Select, select
 from app.extensions import db
 from app.models.story import Story
 from app.models.user import User
-from app.stories.policy import NEWEST_FIRST
-from app.users.policy import public_authors
+from app.stories.policy import NEWEST_FIRST, with_author
+from app.users.policy import public_authors, published_counts
 from app.views import ListView
 
 bp = Blueprint("users", __name__, url_prefix="/users")
@@ -35,6 +35,14 @@ class AuthorList(ListView):
     def get_query(self, **values: Any) -> Select[Any]:
         """Enabled accounts (deleted ones are hidden by the session) that published."""
         return public_authors()
+
+    def load_page(self, **values: Any) -> dict[str, Any]:
+        """The page, and ``story_counts``: published stories per author on it (one query)."""
+        loaded = super().load_page(**values)
+        ids = [author.id for author in loaded["items"]]
+        counts = db.session.execute(published_counts(ids)).all() if ids else []
+        loaded["story_counts"] = {author_id: count for author_id, count in counts}
+        return loaded
 
 
 class AuthorProfile(ListView):
@@ -57,14 +65,20 @@ class AuthorProfile(ListView):
         return author
 
     def get_query(self, **values: Any) -> Select[Any]:
-        """The published stories of ``values["author"]``."""
-        return select(Story).where(Story.author_id == values["author"].id, Story.published)
+        """The published stories of ``values["author"]``, with their author (for the cards)."""
+        return with_author(
+            select(Story).where(Story.author_id == values["author"].id, Story.published)
+        )
 
     def get(self, **values: Any) -> str:
-        """Render the author named by the URL's ``id`` with one page of their stories."""
+        """Render the author named by the URL's ``id``, how many stories they published,
+        and one page of them."""
         author = self.get_author(values["id"])
-        page = self.paginate(self.get_query(author=author))
-        return self.render(author=author, page=page, items=page.items, **values)
+        stories = self.get_query(author=author)
+        page = self.paginate(stories)
+        return self.render(
+            author=author, page=page, items=page.items, story_count=self.count(stories), **values
+        )
 
 
 bp.add_url_rule("/", view_func=AuthorList.as_view("index"))

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, or_, select
+from sqlalchemy import Select, and_, exists, func, or_, select
 
 from app.models.story import Story
 from app.models.user import User
@@ -53,3 +53,13 @@ def can_see_private(principal: Any, user: User) -> bool:
 def can_edit_user(principal: Any, user: User) -> bool:
     """Only admins change accounts."""
     return is_admin(principal)
+
+
+def published_counts(author_ids: list[int]) -> Select[Any]:
+    """``(author_id, count)`` rows: how many live stories each of ``author_ids`` published
+    (served by ``ix_story_author_created_id``; authors without any are absent)."""
+    return (
+        select(Story.author_id, func.count())
+        .where(Story.author_id.in_(author_ids), Story.published)
+        .group_by(Story.author_id)
+    )

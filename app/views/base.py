@@ -44,7 +44,7 @@ from typing import Any, ClassVar
 from flask import abort, render_template
 from flask.views import MethodView
 from flask_login import current_user, login_required
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 
 from app.extensions import db
 from app.views.keyset import InvalidCursor, Keyset, KeysetPage
@@ -127,6 +127,15 @@ class ModelView(MethodView):
             return keyset.page(db.session, statement, cursor=cursor, per_page=per_page)
         except InvalidCursor as error:
             abort(400, description=f"{str(error).capitalize()}: start again from the first page.")
+
+    def count(self, statement: Select[Any]) -> int:
+        """How many rows ``statement`` selects (one ``SELECT count(*)`` over it).
+
+        ``statement``'s execution options (e.g. including soft-deleted rows) apply to the count.
+        """
+        counting = select(func.count()).select_from(statement.subquery())
+        counting = counting.execution_options(**statement.get_execution_options())
+        return db.session.scalar(counting) or 0
 
     def get_context(self, **context: Any) -> dict[str, Any]:
         """The template's values: ``context`` (what the view computed) as it is.

@@ -33,10 +33,19 @@ class _ChangeView(ModelView):
         """Where to redirect once ``obj`` is changed and committed."""
         raise NotImplementedError(f"{type(self).__name__} must define success_url(obj)")
 
+    def get_message(self, obj: Any) -> str:
+        """What to flash (category ``success``) once ``obj`` is changed; default ``message``.
+
+        Override to name the row, e.g. ``f"“{obj.title}” is in the trash."``
+        (flashes are escaped when shown, so row data is safe in them).
+        """
+        return self.message
+
     def _done(self, obj: Any) -> Response:
         db.session.commit()
-        if self.message:
-            flash(self.message, "success")
+        message = self.get_message(obj)
+        if message:
+            flash(message, "success")
         return redirect(self.success_url(obj))
 
 
@@ -128,7 +137,18 @@ class _RowActionView(_ChangeView):
 
 
 class DeleteView(_RowActionView):
-    """POST only: soft-delete a row the user may change, then redirect."""
+    """GET: ask to confirm; POST: soft-delete a row the user may change, then redirect.
+
+    ``template`` is the confirmation page: it gets the row (as ``context_name``
+    and ``object``) and holds a form that POSTs here.  It is the page a
+    browser without JavaScript lands on from a "Delete" link; with JavaScript
+    the row's own page asks in a dialog and POSTs directly.  A GET changes
+    nothing (RFC 9110 section 9.2.1: GET is safe).
+    """
+
+    def get(self, **values: Any) -> str:
+        """The confirmation page for a row the user may change (404 / 403 otherwise)."""
+        return self.render(**self.object_context(self.get_editable_object(**values)))
 
     def act(self, obj: Any) -> None:
         """Move ``obj`` to the trash."""

@@ -5,13 +5,14 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any, ClassVar
 
-from flask import current_app, request
+from flask import current_app, g, request, session
 from sqlalchemy import Select
 
 from app.extensions import db
 from app.views.base import ModelView
 from app.views.keyset import Keyset, KeysetPage
 from app.views.page_cache import PageCache
+from flask_bastion.headers import csp_nonce
 
 DEFAULT_PER_PAGE = 20
 MAX_PER_PAGE = 100
@@ -45,6 +46,14 @@ class ListView(ModelView):
         """The :class:`Keyset` of ``model`` and ``order_by`` (built once per view)."""
         return Keyset(self.model, self.order_by)
 
+    def get_cursor(self) -> str | None:
+        """The cursor naming the page to show: ``?cursor=``; ``None`` for the first page.
+
+        Override to return ``None`` for a view that only ever shows the first
+        page (a home page's newest items).
+        """
+        return request.args.get("cursor")
+
     def paginate(self, statement: Select[Any]) -> KeysetPage:
         """The ``?cursor=`` page of ``statement``: one ``SELECT`` of ``per_page + 1`` rows.
 
@@ -61,7 +70,7 @@ class ListView(ModelView):
         return self.keyset_page(
             self.keyset,
             statement,
-            cursor=request.args.get("cursor"),
+            cursor=self.get_cursor(),
             per_page=max(1, min(self.per_page, MAX_PER_PAGE)),
         )
 
@@ -73,31 +82,69 @@ class ListView(ModelView):
         cache: PageCache | None = current_app.extensions.get("bastion.page_cache")
         return cache
 
-    def read_page(self, **values: Any) -> KeysetPage:
-        """The ``?cursor=`` page of :meth:`get_query` of the URL's ``values``, from the
-        :meth:`page_cache` when it holds a fresh one.
+    def load_page(self, **values: Any) -> dict[str, Any]:
+        """Read one page from the database: ``page`` (a :class:`KeysetPage`) and
+        ``items`` (its rows), for the template.
+
+        Override to read more with the page (e.g. counts for the rows on it):
+        whatever this returns is kept with the page by the :meth:`page_cache`.
+
+        :raises werkzeug.exceptions.BadRequest: for a cursor that is not one of this list.
+        """
+        page = self.paginate(self.get_query(**values))
+        return {"page": page, "items": page.items}
+
+    def cache_key(self, **values: Any) -> tuple[Any, ...]:
+        """What tells this list's pages apart in the :meth:`page_cache`: the path
+        prefix, the host, the endpoint, the URL's ``values`` and the cursor."""
+        return (
+            request.script_root,
+            request.host,
+            request.endpoint,
+            tuple(sorted(values.items())),
+            self.get_cursor(),
+        )
+
+    def read_page(self, **values: Any) -> dict[str, Any]:
+        """:meth:`load_page` for the URL's ``values``, from the :meth:`page_cache` when
+        it holds a fresh one.
 
         :raises werkzeug.exceptions.BadRequest: for a cursor that is not one of this list.
         """
         cache = self.page_cache()
         if cache is None:
-            return self.paginate(self.get_query(**values))
-        key = (
-            request.script_root,
-            request.endpoint,
-            tuple(sorted(values.items())),
-            request.args.get("cursor"),
+            return self.load_page(**values)
+        key = self.cache_key(**values)
+        loaded: dict[str, Any] | None = cache.get(key)
+        if loaded is None:
+            loaded = self.load_page(**values)
+            cache.put(key, loaded)
+        return loaded
+
+    @staticmethod
+    def visitor_has_session() -> bool:
+        """Whether the request carries a session or remember-me cookie: its page may hold
+        flash messages or a CSRF token, so its HTML is never shared."""
+        config = current_app.config
+        cookies = request.cookies
+        return config["SESSION_COOKIE_NAME"] in cookies or (
+            config.get("REMEMBER_COOKIE_NAME", "remember_token") in cookies
         )
-        page: KeysetPage | None = cache.get(key)
-        if page is None:
-            page = self.paginate(self.get_query(**values))
-            cache.put(key, page)
-        return page
 
     def get(self, **values: Any) -> str:
-        """Render one page of :meth:`get_query` of the URL's ``values``."""
-        page = self.read_page(**values)
-        return self.render(page=page, items=page.items, **values)
+        """Render one page of :meth:`get_query` of the URL's ``values``; for an anonymous
+        visitor without a session, the page rendered this second (see
+        :mod:`app.views.page_cache`) with this request's CSP nonce."""
+        cache = self.page_cache()
+        if cache is None or self.visitor_has_session():
+            return self.render(**self.read_page(**values), **values)
+        key = self.cache_key(**values)
+        html = cache.get_html(key, csp_nonce())
+        if html is None:
+            html = self.render(**self.read_page(**values), **values)
+            if not session.modified:  # the page wrote nothing of this visitor's
+                cache.put_html(key, html, g.get("csp_nonce"))
+        return html
 
 
 class DetailView(ModelView):

@@ -16,10 +16,20 @@ Freshness:
 * another worker or instance may serve a page up to ``LIST_CACHE_SECONDS``
   old; ``0`` turns the cache off.
 
-Only rows are kept, never HTML: the page is still rendered for each request
-(its CSP nonce, the visitor's CSRF token and flash messages are per
-request).  Signed-in visitors, whose lists depend on who they are, always
-read the database.
+What is kept:
+
+* the rows (whatever the view's ``load_page`` read), for anonymous visitors;
+* the rendered HTML as well, for anonymous visitors without a session
+  (no session cookie, no remember-me cookie: a first visit, a crawler, a
+  link followed from elsewhere), when rendering wrote nothing to the
+  session.  Such a page holds nothing of the visitor but the CSP nonce, so
+  the kept HTML is served with the nonce it was rendered with replaced by
+  this request's (:meth:`PageCache.get_html`).  A visitor with a session
+  may have flash messages or a CSRF token on the page: theirs is rendered
+  for them from the kept rows.
+
+Signed-in visitors, whose lists depend on who they are, always read the
+database.
 """
 
 from __future__ import annotations
@@ -74,6 +84,23 @@ class PageCache:
         if len(self.entries) >= self.max_entries:
             self.entries.pop(next(iter(self.entries)), None)
         self.entries[key] = (self.now(), page)
+
+    def get_html(self, key: tuple[Any, ...], nonce: str) -> str | None:
+        """The HTML kept under ``key`` with its CSP nonce replaced by ``nonce``, or ``None``.
+
+        The kept nonce (192 random bits) occurs in the HTML only where the
+        template printed it: user text is escaped, and a nonce is not known
+        before the page is rendered.
+        """
+        kept = self.get((*key, "html"))
+        if kept is None:
+            return None
+        html, kept_nonce = kept
+        return html.replace(kept_nonce, nonce) if kept_nonce else html
+
+    def put_html(self, key: tuple[Any, ...], html: str, nonce: str | None) -> None:
+        """Keep ``html``, rendered with the CSP ``nonce`` (``None``: it printed none)."""
+        self.put((*key, "html"), (html, nonce))
 
     def clear(self) -> None:
         """Forget every page."""
