@@ -118,44 +118,49 @@ def run(url: str, output: Path, *, timeout: float = 180.0) -> dict[str, Any]:
     return report
 
 
-def performance(report: Mapping[str, Any]) -> float:
-    """The performance fraction of a report (0.0 when it has none)."""
-    return report.get("categories", {}).get("performance", {}).get("score") or 0.0
+def performance(report: Mapping[str, Any]) -> int | None:
+    """The performance score of a report as shown (``None``: the run could not score it)."""
+    return shown_score(report.get("categories", {}).get("performance", {}).get("score"))
 
 
 def median_run(reports: Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:
-    """The report whose performance score is the median of ``reports`` (the lower middle one).
+    """The report with the median performance score (the lower middle one).
+
+    Runs that could not score performance (a load error, no paint) are left
+    out; when every run is such, the first is returned.
 
     :raises ValueError: when ``reports`` is empty.
     """
     if not reports:
         raise ValueError("no Lighthouse report to choose from")
-    ranked = sorted(range(len(reports)), key=lambda index: performance(reports[index]))
-    return reports[ranked[(len(ranked) - 1) // 2]]
+    scored = [report for report in reports if performance(report) is not None]
+    if not scored:
+        return reports[0]
+    ranked = sorted(scored, key=lambda report: performance(report) or 0)
+    return ranked[(len(ranked) - 1) // 2]
 
 
 def score(name: str, url: str, output: Path, *, runs: int = RUNS_TO_CONFIRM) -> PageResult:
     """Lighthouse's result for ``url``, confirmed by ``runs`` runs when performance is below target.
 
-    When the first run's performance is below :data:`TARGET`, ``runs - 1``
-    more runs are made and the one with the median performance counts; its
-    report is the one left in ``output`` and every run's performance score
-    is kept in :attr:`PageResult.runs`.
+    When the first run loaded the page but scored performance below
+    :data:`TARGET`, ``runs - 1`` more runs are made (their reports kept
+    beside ``output`` as ``<name>.run2.json``, ...), and the run with the
+    median performance counts: its report is copied to ``output`` and every
+    run's performance score is kept in :attr:`PageResult.runs`.
 
     :raises LighthouseError: as :func:`run`.
     """
     reports = [run(url, output)]
     confirm = not reports[0].get("runtimeError")  # a page that did not load stays unloaded
-    while confirm and len(reports) < runs and (shown_score(performance(reports[0])) or 0) < TARGET:
-        extra = output.with_name(f"{output.stem}.run{len(reports) + 1}.json")
-        reports.append(run(url, extra))
-        extra.unlink()
+    while confirm and len(reports) < runs and (performance(reports[0]) or 0) < TARGET:
+        reports.append(run(url, output.with_name(f"{output.stem}.run{len(reports) + 1}.json")))
     chosen = median_run(reports)
     if chosen is not reports[0]:
         output.write_text(json.dumps(chosen))
     result = read_report(name, chosen)
     if len(reports) > 1:
-        result.runs = [shown_score(performance(report)) or 0 for report in reports]
+        result.runs = [performance(report) for report in reports]
     return result
 
 
@@ -197,7 +202,10 @@ class PageResult:
     :param failing: the audits that did not pass, those that weigh on the score first.
     :param error: Lighthouse's runtime error (the page could not be scored), if any.
     :param runs: the performance score of each run, when there were several
-        (see :func:`score`); the result is the median run's.
+        (see :func:`score`; ``None``: the run could not score it); the result
+        is the median run's.
+    :param warnings: Lighthouse's run warnings (a CPU too slow for its
+        throttling makes the performance score unreliable, for instance).
     """
 
     name: str
@@ -205,7 +213,8 @@ class PageResult:
     scores: dict[str, int | None]
     failing: list[FailingAudit] = field(default_factory=list)
     error: str | None = None
-    runs: list[int] = field(default_factory=list)
+    runs: list[int | None] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 def shown_score(fraction: float | None) -> int | None:
@@ -249,7 +258,9 @@ def read_report(name: str, report: Mapping[str, Any]) -> PageResult:
             )
     failing.sort(key=lambda audit: audit.weight == 0)  # stable: report order within each
     error = report.get("runtimeError", {}).get("message") if report.get("runtimeError") else None
-    return PageResult(name, report.get("finalDisplayedUrl", ""), scores, failing, error)
+    warnings = [" ".join(str(warning).split()) for warning in report.get("runWarnings", [])]
+    url = report.get("finalDisplayedUrl", "")
+    return PageResult(name, url, scores, failing, error, warnings=warnings)
 
 
 def audit_items(details: Mapping[str, Any], limit: int = MAX_ITEMS) -> list[str]:
@@ -317,7 +328,8 @@ def table(pages: Sequence[PageResult], target: int = TARGET) -> str:
         cells = [page.scores.get(cid) for cid in CATEGORIES]
         mark = "   << BELOW" if shortfalls([page], target) else ""
         shown = " ".join(f"{'-' if cell is None else cell:>13}" for cell in cells)
-        runs = f"   performance of {len(page.runs)} runs: {page.runs}" if page.runs else ""
+        shown_runs = ", ".join("-" if run is None else str(run) for run in page.runs)
+        runs = f"   performance of {len(page.runs)} runs: {shown_runs}" if page.runs else ""
         lines.append(f"{page.name:12} {shown}{mark}{runs}")
     return "\n".join(lines)
 
@@ -328,6 +340,7 @@ def failing_report(pages: Iterable[PageResult]) -> str:
     for page in pages:
         if page.error:
             blocks.append(f"{page.name} ({page.url}): error: {page.error}")
+        blocks += [f"{page.name}: Lighthouse warns: {warning}" for warning in page.warnings]
         if page.failing:
             described = "\n".join(f"  {audit.describe()}" for audit in page.failing)
             blocks.append(f"{page.name} ({page.url}):\n{described}")

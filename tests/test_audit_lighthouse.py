@@ -133,12 +133,12 @@ def test_the_table_shows_each_score_and_marks_a_page_below_target(report):
     below = lighthouse.read_report("home", report)
     perfect = lighthouse.read_report("sign-in", with_scores(report, accessibility=1, seo=1))
     perfect.failing = []
-    perfect.runs = [99, 100, 100]
+    perfect.runs = [99, None, 100]
     lines = lighthouse.table([below, perfect]).splitlines()
     assert lines[0].split() == ["page", *lighthouse.CATEGORIES, "target", "100"]
     assert lines[1].split() == ["home", "100", "94", "100", "90", "<<", "BELOW"]
     assert lines[2].split()[:5] == ["sign-in", "100", "100", "100", "100"]
-    assert lines[2].endswith("performance of 3 runs: [99, 100, 100]")
+    assert lines[2].endswith("performance of 3 runs: 99, -, 100")
     assert "sign-in" not in lighthouse.failing_report([below, perfect])
     assert lighthouse.failing_report([perfect]) == "no failing audits"
 
@@ -149,6 +149,25 @@ def test_the_median_run_counts(report):
     assert lighthouse.median_run(runs[:1]) is runs[0]
     with pytest.raises(ValueError, match="no Lighthouse report"):
         lighthouse.median_run([])
+
+
+def test_a_run_that_could_not_score_performance_is_not_a_zero(report):
+    # A confirmation run that found no paint scores null: it must not pull the median down.
+    runs = [with_scores(report, performance=score) for score in (0.99, None, 1.0)]
+    assert lighthouse.median_run(runs) is runs[0]
+    unscored = [with_scores(report, performance=None) for _ in range(2)]
+    assert lighthouse.median_run(unscored) is unscored[0]
+
+
+def test_lighthouse_warnings_are_shown_with_the_page(report):
+    # A busy machine: Lighthouse says its performance score is not to be trusted.
+    report["runWarnings"] = [
+        "The tested device appears to have a slower CPU than  Lighthouse expects. This can "
+        "negatively affect your performance score."
+    ]
+    page = lighthouse.read_report("sign-in", report)
+    assert "sign-in: Lighthouse warns: The tested device appears to have a slower CPU than " \
+           "Lighthouse expects." in lighthouse.failing_report([page])  # fmt: skip
 
 
 def test_missing_chromium_is_named_with_how_to_install_it(monkeypatch, tmp_path):
