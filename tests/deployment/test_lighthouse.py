@@ -36,8 +36,9 @@ SERVER_AUDITS = (
 )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def chromium() -> None:
+    """Skip (fail under CI) without node, the npm package or Chromium: before the stack starts."""
     reason = lighthouse.missing()
     if reason:
         if under_ci():
@@ -46,7 +47,7 @@ def chromium() -> None:
 
 
 def test_lighthouse_scores_the_home_page_through_nginx(
-    stack: Stack, chromium: None, tmp_path: Path
+    chromium: None, stack: Stack, tmp_path: Path
 ) -> None:
     output = tmp_path / "home.json"
     report = lighthouse.run(stack.url(f"{PREFIX}/"), output)
