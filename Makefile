@@ -4,8 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 FLASK  := BASTION_CONFIG=development FLASK_APP=app $(BIN)/flask
 
-.PHONY: run test lint install install-dev assets db admin check-deploy bench bench-load lock clean \
-	audit audit-tools observatory lighthouse
+.PHONY: run test lint install install-dev assets vendor-assets vendor-tools db admin check-deploy \
+	bench bench-load lock clean audit audit-tools observatory lighthouse
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,22 @@ audit/lighthouse/node_modules/.installed: audit/lighthouse/package-lock.json
 	  && touch node_modules/.installed; \
 	else echo "npm not found: Lighthouse will be skipped (apt-get install nodejs npm chromium)"; fi
 
+# The trimmed Bootstrap (assets/: Dart Sass and esbuild, pinned by package-lock.json).
+# Its output, app/static/src/vendor/, is committed: `make run` needs no Node.js.
+# Without npm, the test that rebuilds it and compares is skipped (fails in CI).
+vendor-tools: assets/node_modules/.installed
+assets/node_modules/.installed: assets/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  cd assets && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error \
+	  && touch node_modules/.installed; \
+	else echo "npm not found: the vendor build test will be skipped (apt-get install nodejs npm)"; fi
+
+## vendor-assets: rebuild app/static/src/vendor/ (Bootstrap's Sass and JS) after changing
+## assets/ (needs Node.js and npm); commit the result
+vendor-assets: vendor-tools
+	@command -v node >/dev/null 2>&1 || { echo "vendor-assets needs Node.js and npm (apt-get install nodejs npm)"; exit 1; }
+	node assets/build.mjs
+
 ## run: install, build assets, migrate SQLite, serve on http://127.0.0.1:5000
 run: install
 	$(FLASK) assets build
@@ -67,7 +83,7 @@ run: install
 ## included), then ruff and bandit. The in-process tests run on every core
 ## (pytest-xdist); the deployment tests run afterwards on a quiet machine: beside
 ## them, a worker killed mid-response in test_faults cut a body nginx had begun.
-test: install-dev audit-tools observatory lighthouse
+test: install-dev audit-tools observatory lighthouse vendor-tools
 	$(BIN)/python -m pytest -n auto -m "not deployment" --cov --cov-report=
 	$(BIN)/python -m pytest -m deployment --cov --cov-append --cov-report=term
 	$(MAKE) lint
@@ -118,4 +134,4 @@ audit: install-dev audit-tools observatory lighthouse
 
 clean:
 	rm -rf $(VENV) $(AUDIT_VENV) audit/observatory/node_modules audit/lighthouse/node_modules \
-		audit-reports app/static/dist .pytest_cache .ruff_cache .coverage htmlcov
+		assets/node_modules audit-reports app/static/dist .pytest_cache .ruff_cache .coverage htmlcov

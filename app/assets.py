@@ -1,11 +1,17 @@
 """CSS and JavaScript bundles: merged, minified, content-hashed, with SRI.
 
-Flask-Assets (webassets) builds four bundles into ``app/static/dist/``:
+Flask-Assets (webassets) builds five bundles into ``app/static/dist/``:
 
-* ``vendor_css`` / ``vendor_js``: Bootstrap 5.3 (and Popper) taken from the
-  Bootstrap-Flask package, so the app works with no internet and no CDN;
+* ``vendor_css`` / ``vendor_js``: ``app/static/src/vendor/bootstrap.css`` and
+  ``bootstrap.js``, only the parts of Bootstrap 5.3 the templates use (with
+  Bastion's colour, focus and story styles) and only its Alert, Collapse and
+  Modal scripts, no Popper.  ``make vendor-assets`` regenerates them with Node
+  (Dart Sass and esbuild, pinned in ``assets/package-lock.json``); they are
+  committed, so building and running the app needs Python only, and no CDN;
 * ``custom_css`` / ``custom_js``: ``app/static/src/css/*.css`` and
-  ``app/static/src/js/*.js``.
+  ``app/static/src/js/*.js``, plain files edited by hand;
+* ``nojs_css``: ``app/static/src/nojs/*.css``, loaded inside ``<noscript>`` only
+  (the navbar menu shown open, since its toggler needs JavaScript).
 
 Each file is named ``<bundle>-<hash>.min.<ext>``; ``dist/manifest.json``
 maps bundles to hashes.  Next to each file the build writes ``.gz`` (gzip
@@ -29,14 +35,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import brotli
-import flask_bootstrap
 from flask import Flask, Response, request, url_for
 from flask_assets import Bundle, Environment
 from webassets.version import JsonManifest
 
 from app.config import ConfigError
 
-VENDOR_DIR = Path(flask_bootstrap.__file__).resolve().parent / "static" / "bootstrap5"
+#: The built Bootstrap files (``make vendor-assets``), relative to the static folder.
+VENDOR_DIR = "src/vendor"
 
 #: A file name that carries a content hash, so it can be cached forever.
 HASHED_NAME_RE = re.compile(r"^dist/[\w.-]+-[0-9a-f]{8,}\.min\.(?:css|js)$")
@@ -91,16 +97,19 @@ def make_bundles() -> dict[str, Bundle]:
     """Return the bundle definitions, keyed by the name templates use."""
     return {
         "vendor_css": Bundle(
-            str(VENDOR_DIR / "css" / "bootstrap.min.css"),
+            f"{VENDOR_DIR}/bootstrap.css",
             filters="rcssmin",
             output="dist/vendor-%(version)s.min.css",
         ),
         "custom_css": Bundle(
             "src/css/*.css", filters="rcssmin", output="dist/custom-%(version)s.min.css"
         ),
+        # Only for browsers without JavaScript (a <noscript> link in base.html).
+        "nojs_css": Bundle(
+            "src/nojs/*.css", filters="rcssmin", output="dist/nojs-%(version)s.min.css"
+        ),
         "vendor_js": Bundle(
-            str(VENDOR_DIR / "umd" / "popper.min.js"),
-            str(VENDOR_DIR / "js" / "bootstrap.min.js"),
+            f"{VENDOR_DIR}/bootstrap.js",
             filters="rjsmin",
             output="dist/vendor-%(version)s.min.js",
         ),

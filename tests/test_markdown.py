@@ -63,7 +63,7 @@ def test_markdown_features_survive():
         )
     )
     for fragment in ("<h1>Title</h1>", "<strong>bold</strong>", "<em>it</em>", "<code>code</code>",
-                     "<s>gone</s>", "<blockquote>", "<ul>", "<ol>", "<pre><code>block",
+                     "<s>gone</s>", "<blockquote>", "<ul>", "<ol>", '<pre tabindex="0"><code>block',
                      "<table>", "<td>1</td>"):  # fmt: skip
         assert fragment in html
 
@@ -122,3 +122,10 @@ def test_clean_text(raw, clean):
 
 def test_clean_text_single_line():
     assert clean_text("  a\n\tb  c ", single_line=True) == "a b c"
+
+
+def test_code_blocks_can_take_the_keyboard_focus():
+    """A code block may scroll sideways: it gets tabindex="0" whatever the source says."""
+    assert '<pre tabindex="0"><code>' in str(render_markdown("    wide code\n"))
+    assert 'tabindex="0"' in sanitize_html('<pre tabindex="-1" onfocus="x()">a</pre>')
+    assert "onfocus" not in sanitize_html('<pre tabindex="-1" onfocus="x()">a</pre>')

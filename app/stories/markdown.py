@@ -27,6 +27,9 @@ ALLOWED_TAGS = frozenset(
 )  # fmt: skip
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "ol": {"start"}, "th": {"align"}, "td": {"align"}}
 URL_SCHEMES = frozenset({"http", "https", "mailto"})
+#: Attributes the sanitiser sets, whatever the source says: a code block that scrolls
+#: sideways must be reachable by keyboard (WCAG 2.2 SC 2.1.1; axe "scrollable-region-focusable").
+SET_ATTRIBUTES = {"pre": {"tabindex": "0"}}
 LINK_REL = "noopener nofollow ugc"
 
 _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
@@ -41,6 +44,7 @@ def sanitize_html(html: str) -> str:
         attributes={tag: set(attrs) for tag, attrs in ALLOWED_ATTRIBUTES.items()},
         url_schemes=set(URL_SCHEMES),
         link_rel=LINK_REL,
+        set_tag_attribute_values={tag: dict(values) for tag, values in SET_ATTRIBUTES.items()},
         strip_comments=True,
     )
 
