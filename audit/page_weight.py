@@ -1,9 +1,10 @@
 """Bytes on the wire for a first visit of a page: its HTML and every CSS and JS file it loads.
 
 :func:`first_visit` fetches a page through nginx as a new visitor's browser
-does (no cookie, ``Accept-Encoding: br``), reads the stylesheets
+does (no cookie, ``Accept-Encoding: br``, scripts on), reads the stylesheets
 (``<link rel="stylesheet">``, and ``preload``/``modulepreload`` of styles and
-scripts) and scripts (``<script src>``) it references, fetches each once,
+scripts) and scripts (``<script src>``) it references outside ``<noscript>``,
+fetches each once,
 and counts the **encoded body** of each answer: the bytes the server sends as
 content, after brotli.  Headers are left out (HTTP/2 compresses them, so
 their size depends on the connection, not on the page); images and icons
@@ -65,8 +66,17 @@ class _Assets(html.parser.HTMLParser):
     def __init__(self) -> None:
         super().__init__()
         self.found: list[tuple[str, str]] = []
+        self.noscript = 0  # inside <noscript>: a browser that runs scripts loads nothing
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "noscript":
+            self.noscript = max(0, self.noscript - 1)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "noscript":
+            self.noscript += 1
+        if self.noscript:
+            return
         named = {name: value or "" for name, value in attrs}
         rel = set(named.get("rel", "").lower().split())
         if tag == "script" and named.get("src"):
@@ -81,6 +91,9 @@ class _Assets(html.parser.HTMLParser):
 
 def referenced_assets(page: str, base: str) -> list[tuple[str, str]]:
     """The CSS and JS files ``page`` makes a browser fetch, as ``(kind, path)``, each once.
+
+    The browser is one that runs scripts (Lighthouse's Chrome, most visitors):
+    what ``<noscript>`` links is not fetched.
 
     :param page: the HTML text.
     :param base: the page's path, against which relative references resolve.

@@ -28,6 +28,7 @@ HOME = f"""<!doctype html>
         integrity="sha384-x" crossorigin="anonymous">
   <link rel="stylesheet" href="../v1/static/dist/custom-804d3a16.min.css" crossorigin="anonymous">
   <link rel="preload" as="style" href="{PREFIX}/static/dist/vendor-41098c7a.min.css">
+  <noscript><link rel="stylesheet" href="{PREFIX}/static/dist/nojs-5a5a5a5a.min.css"></noscript>
 </head><body>
   <img src="{PREFIX}/static/logo.png" alt="">
   <a href="{PREFIX}/about">About Bastion</a>
@@ -115,7 +116,8 @@ def test_the_page_and_each_css_and_js_it_loads_are_counted_as_sent(client):
     assert sizes == [*expected, 0]
     assert sizes[1] < 60_000 / 4  # brotli bytes, not the decoded file
     assert page_weight.total(transfers) == sum(expected)
-    # Each file once; the icon, the image, the inline and the other site's script not at all.
+    # Each file once; the icon, the image, the inline and the other site's script and
+    # what <noscript> links (a browser that runs scripts ignores it) not at all.
     assert Site.requests == [t.path for t in transfers]
 
 
