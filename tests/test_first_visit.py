@@ -16,8 +16,8 @@ from pathlib import Path
 
 from app.extensions import db
 from app.models.story import Story
+from audit.page_weight import BUDGET
 
-BUDGET = 40_000  # bytes
 ASSET = re.compile(r'<(?:link rel="stylesheet" href|script src)="(?P<url>[^"]+)"')
 
 
