@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from flask import current_app, has_request_context, request
 from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.extensions import db
 from app.models.base import utcnow
@@ -151,7 +152,7 @@ def touch(record: UserSession) -> bool:
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
-    record.last_seen_at = now
+    set_committed_value(record, "last_seen_at", now)  # known, not a change to flush
     return bool(result.rowcount)
 
 
