@@ -57,7 +57,7 @@ def sessions_of(app, email="ada@example.com"):
 
 def events(app):
     with app.app_context():
-        return [e.kind for e in db.session.scalars(select(SecurityEvent).order_by(SecurityEvent.id))]
+        return list(db.session.scalars(select(SecurityEvent.kind).order_by(SecurityEvent.id)))
 
 
 def remember_client(app, protection_client=None):
@@ -110,7 +110,8 @@ def test_sign_out_deletes_and_kills_the_remember_me_cookie(app, protection):
     response = https_post(owner, "/sign-out", "/contact")
     assert response.status_code == 302
     deletions = [c for c in response.headers.getlist("Set-Cookie") if c.startswith("remember_")]
-    assert len(deletions) == 1 and "Max-Age=0" in deletions[0], deletions
+    assert len(deletions) == 1, deletions
+    assert "Max-Age=0" in deletions[0]
     assert owner.get_cookie("remember_token", domain="localhost") is None
     owner.delete_cookie("session", domain="localhost")  # the browser restarts
     assert owner.get(f"{HTTPS}/account").status_code == 302
@@ -177,6 +178,30 @@ def test_someone_elses_session_is_404_and_stays_signed_in(any_db):
     assert response.status_code == 404
     assert post_form(attacker, "/account/sessions/999999/revoke", "/account").status_code == 404
     assert signed_in(victim)
+
+
+def test_revoking_a_session_twice_says_it_was_already_signed_out(any_db):
+    make_user(any_db)
+    laptop, phone = any_db.test_client(), any_db.test_client()
+    sign_in(laptop)
+    sign_in(phone)
+    phone_id = sessions_of(any_db)[1].id
+    token = csrf_token(laptop, "/account")  # a page opened before the first revocation
+    for _ in range(2):
+        response = laptop.post(f"/account/sessions/{phone_id}/revoke", data={"csrf_token": token})
+        assert response.status_code == 302
+    assert "That session was already signed out." in laptop.get("/account").get_data(as_text=True)
+    assert events(any_db).count("session_revoked") == 1
+
+
+def test_an_account_object_without_a_session_has_no_login_id(any_db):
+    from app.auth.security_log import log_event
+    from app.models.user import User
+
+    with pytest.raises(RuntimeError, match="no server-side session"):
+        User(id=1, session_version=1).get_id()
+    with any_db.app_context(), pytest.raises(ValueError, match="unknown security event"):
+        log_event(1, "password_shown")
 
 
 def test_revoking_needs_a_post_with_a_csrf_token(any_db):
@@ -268,7 +293,9 @@ def test_the_log_records_each_event_and_never_a_secret(any_db):
     assert sign_in(here, password="not the password at all").status_code == 422
     sign_in(here)
     sign_in(there)
-    created = post_form(here, "/account/api-keys", "/account", name="CI", scope="read", expires="30")
+    created = post_form(
+        here, "/account/api-keys", "/account", name="CI", scope="read", expires="30"
+    )
     page = created.get_data(as_text=True)
     raw_key = page.split('id="new-api-key" type="text" value="')[1].split('"')[0]
     with any_db.app_context():
@@ -387,7 +414,9 @@ def test_purge_removes_old_log_entries_and_ended_sessions(any_db):
     old = utcnow() - timedelta(days=400)
     with any_db.app_context():
         first, second, _ = db.session.scalars(select(UserSession.id).order_by(UserSession.id))
-        db.session.execute(update(UserSession).where(UserSession.id == first).values(revoked_at=old))
+        db.session.execute(
+            update(UserSession).where(UserSession.id == first).values(revoked_at=old)
+        )
         db.session.execute(
             update(UserSession).where(UserSession.id == second).values(last_seen_at=old)
         )
@@ -398,7 +427,8 @@ def test_purge_removes_old_log_entries_and_ended_sessions(any_db):
         db.session.commit()
     runner = any_db.test_cli_runner()
     dry = runner.invoke(args=["purge", "--dry-run"])
-    assert "security_event: 1" in dry.output and "user_session: 2" in dry.output, dry.output
+    assert "security_event: 1" in dry.output
+    assert "user_session: 2" in dry.output
     assert len(events(any_db)) == 3
     result = runner.invoke(args=["purge"])
     assert result.exit_code == 0, result.output
@@ -417,7 +447,9 @@ def test_purge_removes_old_log_entries_and_ended_sessions(any_db):
 # --- migration ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
 def test_the_migration_adds_and_removes_both_tables(request, tmp_path, backend):
     if backend == "sqlite":
         url = f"sqlite:///{tmp_path / 'sessions.db'}"
