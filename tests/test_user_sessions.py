@@ -239,6 +239,16 @@ def test_a_password_change_revokes_every_other_session(any_db):
     assert [row.revoked_at is None for row in rows] == [False, False, True], "a new one for here"
 
 
+def test_disabling_an_account_revokes_its_sessions(any_db):
+    make_user(any_db)
+    client = any_db.test_client()
+    sign_in(client)
+    result = any_db.test_cli_runner().invoke(args=["users", "disable", "ada@example.com"])
+    assert result.exit_code == 0, result.output
+    assert not signed_in(client)
+    assert [row.revoked_at is not None for row in sessions_of(any_db)] == [True]
+
+
 def test_an_idle_session_and_an_old_style_id_are_refused(any_db):
     make_user(any_db)
     client = any_db.test_client()
