@@ -28,6 +28,7 @@ from app.extensions import db
 from app.models.base import utcnow
 from app.models.user import User
 from app.models.user_session import ADDRESS_MAX_LENGTH, DEVICE_MAX_LENGTH, UserSession
+from app.views.page_cache import pages_unchanged
 from flask_bastion import client_address
 
 #: ``last_seen_at`` is written at most this often per session (no write per request).
@@ -151,7 +152,8 @@ def touch(record: UserSession) -> bool:
         .values(last_seen_at=now)
         .execution_options(synchronize_session=False)
     )
-    db.session.commit()
+    with pages_unchanged(db.session()):  # a visit changes no page: the page caches stay
+        db.session.commit()
     set_committed_value(record, "last_seen_at", now)  # known, not a change to flush
     return bool(result.rowcount)
 
