@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 FLASK  := BASTION_CONFIG=development FLASK_APP=app $(BIN)/flask
 
 .PHONY: run test lint install install-dev assets vendor-assets vendor-tools db admin check-deploy \
-	bench bench-load lock clean audit audit-tools observatory
+	bench bench-load lock clean audit audit-tools observatory lighthouse
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,17 @@ audit/observatory/node_modules/.installed: audit/observatory/package-lock.json
 	  && touch node_modules/.installed; \
 	else echo "npm not found: the Observatory tests will be skipped (apt-get install nodejs npm)"; fi
 
+# Lighthouse (npm, pinned by audit/lighthouse/package-lock.json), without
+# install scripts (none of its packages needs one; it drives Debian's Chromium,
+# CHROME_PATH=/usr/bin/chromium, and downloads no browser). Without npm or
+# Chromium, `make audit` and its test skip Lighthouse (fail in CI).
+lighthouse: audit/lighthouse/node_modules/.installed
+audit/lighthouse/node_modules/.installed: audit/lighthouse/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  cd audit/lighthouse && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error \
+	  && touch node_modules/.installed; \
+	else echo "npm not found: Lighthouse will be skipped (apt-get install nodejs npm chromium)"; fi
+
 # The trimmed Bootstrap (assets/: Dart Sass and esbuild, pinned by package-lock.json).
 # Its output, app/static/src/vendor/, is committed: `make run` needs no Node.js.
 # Without npm, the test that rebuilds it and compares is skipped (fails in CI).
@@ -74,7 +85,7 @@ run: install
 ## machine: beside them, a worker killed mid-response in test_faults cut a body
 ## nginx had begun. The browser tests (Debian's Chromium through Playwright, their
 ## own stack) come last and outside coverage; screenshots go to screenshots/.
-test: install-dev audit-tools observatory vendor-tools
+test: install-dev audit-tools observatory lighthouse vendor-tools
 	$(BIN)/python -m pytest -n auto -m "not deployment and not browser" --cov --cov-report=
 	$(BIN)/python -m pytest -m deployment --cov --cov-append --cov-report=term
 	$(BIN)/python -m pytest -m browser tests/browser
@@ -116,11 +127,14 @@ bench: install-dev
 bench-load: install-dev
 	$(BIN)/python bench/load.py
 
-## audit: semgrep, the Observatory on every page, sqlmap and wapiti against the
-## production stack on loopback (nginx, TLS, two instances, PostgreSQL, Redis);
-## prints the scores, exits non-zero below target (needs: apt-get install sqlmap wapiti)
-audit: install-dev audit-tools observatory
-	$(BIN)/python audit/run.py
+## audit: semgrep, the Observatory on every page, Lighthouse (mobile) on four pages,
+## the home page's first-visit bytes, sqlmap and wapiti against the production stack
+## on loopback (nginx, TLS, two instances, PostgreSQL, Redis); prints the scores,
+## exits non-zero below target (needs: apt-get install sqlmap wapiti chromium).
+## One part alone: make audit AUDIT_ARGS="--only lighthouse --only weight"
+audit: install-dev audit-tools observatory lighthouse
+	$(BIN)/python audit/run.py $(AUDIT_ARGS)
 
 clean:
-	rm -rf $(VENV) $(AUDIT_VENV) audit/observatory/node_modules assets/node_modules app/static/dist .pytest_cache .ruff_cache .coverage htmlcov
+	rm -rf $(VENV) $(AUDIT_VENV) audit/observatory/node_modules audit/lighthouse/node_modules \
+		assets/node_modules audit-reports app/static/dist .pytest_cache .ruff_cache .coverage htmlcov

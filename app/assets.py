@@ -1,6 +1,6 @@
 """CSS and JavaScript bundles: merged, minified, content-hashed, with SRI.
 
-Flask-Assets (webassets) builds four bundles into ``app/static/dist/``:
+Flask-Assets (webassets) builds five bundles into ``app/static/dist/``:
 
 * ``vendor_css`` / ``vendor_js``: ``app/static/src/vendor/bootstrap.css`` and
   ``bootstrap.js``, only the parts of Bootstrap 5.3 the templates use (with
@@ -9,7 +9,9 @@ Flask-Assets (webassets) builds four bundles into ``app/static/dist/``:
   (Dart Sass and esbuild, pinned in ``assets/package-lock.json``); they are
   committed, so building and running the app needs Python only, and no CDN;
 * ``custom_css`` / ``custom_js``: ``app/static/src/css/*.css`` and
-  ``app/static/src/js/*.js``, plain files edited by hand.
+  ``app/static/src/js/*.js``, plain files edited by hand;
+* ``nojs_css``: ``app/static/src/nojs/*.css``, loaded inside ``<noscript>`` only
+  (the navbar menu shown open, since its toggler needs JavaScript).
 
 Each file is named ``<bundle>-<hash>.min.<ext>``; ``dist/manifest.json``
 maps bundles to hashes.  Next to each file the build writes ``.gz`` (gzip
@@ -101,6 +103,10 @@ def make_bundles() -> dict[str, Bundle]:
         ),
         "custom_css": Bundle(
             "src/css/*.css", filters="rcssmin", output="dist/custom-%(version)s.min.css"
+        ),
+        # Only for browsers without JavaScript (a <noscript> link in base.html).
+        "nojs_css": Bundle(
+            "src/nojs/*.css", filters="rcssmin", output="dist/nojs-%(version)s.min.css"
         ),
         "vendor_js": Bundle(
             f"{VENDOR_DIR}/bootstrap.js",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import click
@@ -186,7 +186,12 @@ def check(deploy: bool, proxies: int, processes: int | None) -> None:
 @with_appcontext
 @database_command
 def purge(older_than: str, dry_run: bool) -> None:
-    """Remove soft-deleted rows for good once they are past the retention period."""
+    """Remove soft-deleted rows for good once they are past the retention period.
+
+    Also removes security-log entries older than ``SECURITY_LOG_RETENTION_DAYS``
+    and sign-in sessions that ended (revoked, or idle past the cookies'
+    lifetime) before the ``--older-than`` cutoff.
+    """
     cutoff = utcnow() - parse_duration(older_than)
     total = 0
     for model in soft_delete_models():
@@ -201,12 +206,45 @@ def purge(older_than: str, dry_run: bool) -> None:
             db.session.execute(delete(model).where(condition))
         total += count or 0
         click.echo(f"{model.__tablename__}: {count}")
+    for table, count in purge_account_records(cutoff, dry_run):
+        click.echo(f"{table}: {count}")
     if dry_run:
         db.session.rollback()
         click.echo(f"dry run: {total} rows deleted before {cutoff:%Y-%m-%d %H:%M} UTC would go")
     else:
         db.session.commit()
         click.echo(f"purged {total} rows deleted before {cutoff:%Y-%m-%d %H:%M} UTC")
+
+
+def purge_account_records(cutoff: datetime, dry_run: bool) -> list[tuple[str, int]]:
+    """Delete old security-log entries and ended sessions (no commit); count them.
+
+    :param cutoff: sessions revoked before it, or last seen before it minus
+        :func:`app.auth.user_sessions.max_idle`, go.
+    :param dry_run: count only.
+    :returns: ``[(table name, rows)]`` for ``security_event`` and ``user_session``.
+    :raises click.ClickException: when ``SECURITY_LOG_RETENTION_DAYS`` is below 1.
+    """
+    from app.auth.user_sessions import max_idle
+    from app.models.user_session import SecurityEvent, UserSession
+
+    days = int(current_app.config["SECURITY_LOG_RETENTION_DAYS"])
+    if days < 1:
+        raise click.ClickException("SECURITY_LOG_RETENTION_DAYS must be at least 1")
+    conditions = (
+        (SecurityEvent, SecurityEvent.created_at < utcnow() - timedelta(days=days)),
+        (
+            UserSession,
+            (UserSession.revoked_at < cutoff) | (UserSession.last_seen_at < cutoff - max_idle()),
+        ),
+    )
+    counts = []
+    for model, condition in conditions:
+        count = db.session.scalar(select(func.count()).select_from(model).where(condition)) or 0
+        if count and not dry_run:
+            db.session.execute(delete(model).where(condition))
+        counts.append((model.__tablename__, count))
+    return counts
 
 
 def init_cli(app: Flask) -> None:

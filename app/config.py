@@ -176,6 +176,8 @@ class Config(SecurityDefaults):
     API_KEY_RATE_LIMIT = "10 per hour"
     #: Requests to /api/ per API key (per client address without a key), on top of the default.
     API_RATE_LIMIT = "1000 per hour"
+    #: Days an account's security-log entries are kept (``flask purge`` removes older ones).
+    SECURITY_LOG_RETENTION_DAYS = 365
 
     # --- CSRF (Flask-WTF) ------------------------------------------------
     WTF_CSRF_TIME_LIMIT = 3600

@@ -5,7 +5,8 @@ show (an account, a published story) and :func:`observatory_targets` lists
 every kind of page with the Observatory score it must reach: public pages,
 forms (which set the session cookie), pages behind sign-in (redirected to
 it), the app's error pages (404, 405 and a real 429), files served by the
-app and by nginx, nginx's own 404, security.txt and the health checks.
+app and by nginx, nginx's own 404, security.txt and the health checks;
+:func:`lighthouse_pages` the pages Lighthouse scores.
 """
 
 from __future__ import annotations
@@ -120,6 +121,16 @@ def observatory_targets(site: Site) -> list[Target]:
         # health checks answer over plain http on purpose (load balancers)
         Target(f"{p}/healthz", HEALTH, HEALTH_MAY_FAIL, status=200),
         Target(f"{p}/readyz", HEALTH, HEALTH_MAY_FAIL, status=200),
+    ]
+
+
+def lighthouse_pages(site: Site) -> list[tuple[str, str]]:
+    """The pages Lighthouse scores, as ``(name, path)``: home, story list, a story, sign-in."""
+    return [
+        ("home", f"{PREFIX}/"),
+        ("stories", f"{PREFIX}/stories/"),
+        ("story", site.story_path),
+        ("sign-in", f"{PREFIX}/sign-in"),
     ]
 
 

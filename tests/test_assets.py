@@ -30,9 +30,9 @@ def asset_tags(page: str) -> list[tuple[str, str]]:
 def test_every_script_and_stylesheet_has_sri_and_crossorigin(client):
     page = client.get("/").get_data(as_text=True)
     tags = asset_tags(page)
-    assert len(tags) == 4  # vendor + custom, CSS + JS
+    assert len(tags) == 5  # vendor + custom, CSS + JS, and the CSS for no JavaScript
     assert page.count("<script") == 2
-    assert page.count('rel="stylesheet"') == 2
+    assert page.count('rel="stylesheet"') == 3
 
 
 def test_sri_hashes_match_the_served_files(client):
@@ -47,7 +47,7 @@ def test_bundles_are_local_hashed_and_minified(client):
     urls = [url for url, _ in asset_tags(client.get("/").get_data(as_text=True))]
     for url in urls:
         assert url.startswith("/static/dist/"), "served by the app itself, not a CDN"
-        assert re.search(r"/(vendor|custom)-[0-9a-f]{8,}\.min\.(css|js)$", url)
+        assert re.search(r"/(vendor|custom|nojs)-[0-9a-f]{8,}\.min\.(css|js)$", url)
     css = client.get(next(u for u in urls if "/vendor-" in u and u.endswith(".css")))
     assert b"Bootstrap v5.3" in css.data
     assert b"/blob/main/LICENSE" in css.data, "its MIT notice is kept"
@@ -98,6 +98,6 @@ def test_fast_asset_urls_equal_url_for(prefix):
     app = make_app(PATH_PREFIX=prefix)
     registry = app.extensions["bastion.assets"]
     with app.test_request_context("/", base_url=f"http://localhost{prefix}/"):
-        for name in ("vendor_css", "custom_css", "vendor_js", "custom_js"):
+        for name in ("vendor_css", "custom_css", "nojs_css", "vendor_js", "custom_js"):
             assert registry.url_cached(name) == registry.url(name)
             assert registry.url_cached(name).startswith(f"{prefix}/static/dist/")

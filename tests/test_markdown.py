@@ -63,7 +63,7 @@ def test_markdown_features_survive():
         )
     )
     for fragment in ("<h1>Title</h1>", "<strong>bold</strong>", "<em>it</em>", "<code>code</code>",
-                     "<s>gone</s>", "<blockquote>", "<ul>", "<ol>", "<pre tabindex=\"0\"><code>block",
+                     "<s>gone</s>", "<blockquote>", "<ul>", "<ol>", '<pre tabindex="0"><code>block',
                      "<table>", "<td>1</td>"):  # fmt: skip
         assert fragment in html
 

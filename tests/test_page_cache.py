@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
+import time_machine
 from flask import session as flask_session
 from flask import template_rendered
 from sqlalchemy import text
@@ -13,7 +15,7 @@ from sqlalchemy import text
 from app.extensions import db
 from app.models.story import Story
 from app.views import ListView
-from app.views.page_cache import PageCache
+from app.views.page_cache import PageCache, pages_unchanged
 from flask_bastion.headers import csp_nonce
 from tests.test_auth import make_user, sign_in
 from tests.test_stories import make_story
@@ -194,3 +196,29 @@ def test_hosts_and_prefixes_have_their_own_pages(app, clock):
     other = renders_for(app, app.test_client(), "/", environ_overrides={"SCRIPT_NAME": "/p"})
     assert 'href="/p/stories/"' in other[0].text
     assert other[1] == ["main/home.html"]
+
+
+def test_bookkeeping_commits_keep_the_pages(app, clock):
+    make_story(app, make_user(app), title="Still kept")
+    client = app.test_client()
+    queries_for(app, client, "/stories/")
+    with app.app_context():
+        with pages_unchanged(db.session()):
+            db.session.execute(text("UPDATE story SET title = 'Changed quietly'"))
+            db.session.commit()
+        assert queries_for(app, client, "/stories/")[0] == 0, "kept through that commit"
+        make_story(app, make_user(app, email="second@example.com"), title="A real change")
+    assert "A real change" in queries_for(app, client, "/stories/")[1]
+
+
+def test_a_signed_in_visit_does_not_empty_the_caches(app, clock):
+    make_story(app, make_user(app))
+    member = app.test_client()
+    assert sign_in(member).status_code == 302
+    anonymous = app.test_client()
+    queries_for(app, anonymous, "/stories/")
+    with time_machine.travel(dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5), tick=False):
+        with count_queries(app) as statements:
+            assert member.get("/about").status_code == 200
+        assert any(s.lstrip().upper().startswith("UPDATE") for s in statements), "last seen"
+    assert queries_for(app, anonymous, "/stories/")[0] == 0

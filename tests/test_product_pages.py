@@ -163,3 +163,11 @@ def test_about_page_does_not_name_itself_as_its_own_foundation(app):
     page = app.test_client().get("/about").text
     assert "built on Bastion" not in page
     assert "Talisman" not in page
+
+
+def test_without_javascript_the_menu_is_shown_open(app):
+    page = app.test_client().get("/").text
+    [href] = re.findall(r'<noscript><link rel="stylesheet" href="([^"]+)"', page)
+    css = app.test_client().get(href).text
+    assert ".navbar-collapse.collapse{display:block!important}" in css
+    assert ".navbar-toggler" in css

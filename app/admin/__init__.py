@@ -10,6 +10,8 @@ from flask import Blueprint, abort, render_template
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from app.auth.security_log import ADMIN_SHOWN_EVENTS, EVENT_LABELS, events_of
+from app.auth.user_sessions import live_sessions
 from app.extensions import db
 from app.models import INCLUDE_DELETED
 from app.models.user import User
@@ -38,3 +40,26 @@ def users() -> str:
         select(User).order_by(User.id.desc()).execution_options(**{INCLUDE_DELETED: True})
     ).all()
     return render_template("admin/users.html", accounts=accounts)
+
+
+@bp.get("/accounts/<id:user_id>/security-log")
+@admin_required
+def security_log(user_id: int) -> str:
+    """One account's security log (deleted accounts too), newest first, bounded.
+
+    Shows the newest :data:`app.auth.security_log.ADMIN_SHOWN_EVENTS` entries
+    and the account's live sessions; an unknown account is a 404.
+    """
+    account = db.session.scalar(
+        select(User).where(User.id == user_id).execution_options(**{INCLUDE_DELETED: True})
+    )
+    if account is None:
+        abort(404)
+    return render_template(
+        "admin/security_log.html",
+        account=account,
+        events=events_of(account.id, ADMIN_SHOWN_EVENTS),
+        event_labels=EVENT_LABELS,
+        limit=ADMIN_SHOWN_EVENTS,
+        user_sessions=live_sessions(account),
+    )

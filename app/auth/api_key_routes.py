@@ -15,6 +15,9 @@ from werkzeug.wrappers import Response
 from app.auth import bp
 from app.auth.api_keys import issue_key, keys_of, revoke
 from app.auth.forms import ApiKeyForm
+from app.auth.login import current_session
+from app.auth.security_log import EVENT_LABELS, events_of
+from app.auth.user_sessions import live_sessions
 from app.extensions import db
 from app.forms import form_status
 from app.models.api_key import ApiKey
@@ -31,10 +34,18 @@ def _user_key() -> str:
 
 
 def account_page(form: ApiKeyForm, status: int = 200, new_key: str | None = None) -> Response:
-    """The account page with the user's keys and ``form``; ``new_key`` is shown once."""
+    """The account page with the user's keys and ``form``; ``new_key`` is shown once.
+
+    It also lists the user's live sessions and the newest entries of the
+    security log (one query each).
+    """
     page = render_template(
         "auth/account.html",
         api_keys=keys_of(current_user),
+        user_sessions=live_sessions(current_user),
+        this_session=current_session(),
+        security_events=events_of(current_user.id),
+        event_labels=EVENT_LABELS,
         api_key_form=form,
         new_key=new_key,
         now=utcnow(),

@@ -29,6 +29,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
+from app.auth.security_log import log_event
 from app.extensions import db
 from app.models.api_key import NAME_MAX_LENGTH, PREFIX_LENGTH, SCOPES, ApiKey
 from app.models.base import utcnow
@@ -139,6 +140,7 @@ def issue_key(
             expires_at=None if expires_in is None else now + expires_in,
         )
         db.session.add(key)
+        log_event(user.id, "api_key_created", f"{prefix} ({scope})", commit=False)
         try:
             db.session.commit()
         except IntegrityError:  # the prefix is taken (about 1 in 10**14 per key)
@@ -242,6 +244,7 @@ def revoke(key: ApiKey) -> bool:
     if key.revoked_at is not None:
         return False
     key.revoked_at = utcnow()
+    log_event(key.user_id, "api_key_revoked", key.prefix, commit=False)
     db.session.commit()
     logger.info("API key %s of account %s revoked", key.prefix, key.user_id)
     return True

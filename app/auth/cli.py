@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app.auth.login import find_live_user, password_hasher
+from app.auth.user_sessions import revoke_sessions
 from app.cli import DatabaseGroup
 from app.extensions import db
 from app.forms import normalize_email
@@ -109,6 +110,7 @@ def _set_flag(email: str, attribute: str, value: bool, message: str) -> None:
     setattr(user, attribute, value)
     if attribute == "is_disabled" and value:
         user.session_version += 1  # a disabled account is signed out everywhere
+        revoke_sessions(user)  # and its sessions are listed as ended
     db.session.commit()
     click.echo(f"{message}: {terminal_safe(user.email)}")
 

@@ -11,8 +11,10 @@ from sqlalchemy import select
 from werkzeug.http import dump_cookie
 from werkzeug.wrappers import Response
 
+from app.auth.user_sessions import find_session, is_live, open_session, revoke_session, touch
 from app.extensions import db, login_manager
 from app.models.user import User
+from app.models.user_session import UserSession
 from app.outages import OUTAGE_ERRORS, note_outage, outage_response
 from flask_bastion.errors import error_response, wants_json
 
@@ -26,24 +28,38 @@ def account_tag(email: str) -> str:
 
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
-    """Load the account named in the session (``"<id>:<session_version>"``).
+    """Load the account named in the session or remember-me cookie.
 
-    Returns ``None`` (signed out) for a malformed id, a deleted or disabled
-    account, or a session made before the last password change, and also
-    while the database is unreachable: the visitor is treated as signed out
-    for that request (less access, never more), so the rate-limit key and
-    the error page don't fail a second time (see :mod:`app.outages`).
+    ``user_id`` is ``"<id>:<session_version>:<session token>"`` (see
+    :mod:`app.auth.user_sessions`).  One query finds the session row and its
+    owner; ``last_seen_at`` is written at most once a minute.  Returns
+    ``None`` (signed out) for a malformed id, an unknown, revoked or idle
+    session, another account's session, a session made before the last
+    password change, a deleted or disabled account, and also while the
+    database is unreachable: the visitor is treated as signed out for that
+    request (less access, never more), so the rate-limit key and the error
+    page don't fail a second time (see :mod:`app.outages`).
     """
-    raw_id, _, version = user_id.partition(":")
-    if not raw_id.isdigit() or not version.isdigit() or g.get("database_unavailable"):
+    raw_id, version, token = [*user_id.split(":", 2), "", ""][:3]
+    if not (raw_id.isdigit() and version.isdigit() and token) or g.get("database_unavailable"):
         return None
     try:
-        user = db.session.get(User, int(raw_id))
+        record = find_session(token)
+        user = record.user if record is not None else None
+        if (
+            user is None
+            or user.id != int(raw_id)
+            or user.session_version != int(version)
+            or not user.is_active
+            or not is_live(record)  # type: ignore[arg-type]
+        ):
+            return None
+        touch(record)  # type: ignore[arg-type]
     except OUTAGE_ERRORS as error:
         note_outage(error, "user not loaded: database unavailable")
         return None
-    if user is None or not user.is_active or user.session_version != int(version):
-        return None
+    user.session_token = token
+    g.user_session = record
     return user
 
 
@@ -63,20 +79,42 @@ def unauthorized() -> Response:
     return redirect(url_for("auth.sign_in", next=next_path))
 
 
-def start_session(user: User, remember: bool = False) -> None:
-    """Sign ``user`` in on a fresh session (no session fixation: old contents are dropped)."""
+def start_session(user: User, remember: bool = False) -> UserSession:
+    """Sign ``user`` in on a fresh session (no session fixation: old contents are dropped).
+
+    Makes a server-side session row (committed) whose token goes into the
+    signed session cookie and, with ``remember``, the remember-me cookie.
+
+    :returns: the new row.
+    """
     session.clear()
+    record, token = open_session(user)
+    user.session_token = token
+    g.user_session = record
     login_user(user, remember=remember)
+    return record
+
+
+def current_session() -> UserSession | None:
+    """The server-side session row of this request's signed-in user, if any."""
+    return g.get("user_session")
 
 
 def end_session() -> None:
-    """Sign out and drop everything in the session and the remember-me cookie.
+    """Sign out: revoke the session row, drop the session, delete the remember-me cookie.
 
-    The session is cleared first: ``logout_user`` leaves the mark that makes
-    Flask-Login delete the remember-me cookie in the response, and clearing
-    after it would drop that mark, leaving a cookie that signs the browser
-    back in once its session cookie is gone (OWASP ASVS 4.0 3.3.1).
+    The row is revoked first (committed), so a copy of the session cookie or
+    of the remember-me cookie is refused from the next request on, in every
+    process.  The session is cleared before ``logout_user``, which leaves the
+    mark that makes Flask-Login delete the remember-me cookie in the
+    response (whenever the request carries that cookie, whatever
+    ``SESSION_PROTECTION`` is); clearing after it would drop that mark
+    (OWASP ASVS 4.0 3.3.1).
     """
+    record = current_session()
+    if record is not None and revoke_session(record):
+        db.session.commit()
+    g.pop("user_session", None)
     session.clear()
     logout_user()
 

@@ -26,6 +26,8 @@ from app.auth.login import (
     password_hasher,
     start_session,
 )
+from app.auth.security_log import log_event
+from app.auth.user_sessions import revoke_sessions
 from app.extensions import db
 from app.forms import form_status, normalize_email
 from app.models.user import User
@@ -96,6 +98,7 @@ def register() -> Response | tuple[str, int]:
                 db.session.rollback()
             else:
                 start_session(user)
+                log_event(user.id, "registered")
                 logger.info("account %s registered from %s", user.id, client_address())
                 flash(f"Welcome, {user.display_name}. Your account is ready.", "success")
                 return redirect(url_for("auth.account"))
@@ -121,8 +124,10 @@ def sign_in() -> Response | tuple[str, int]:
             reason = "unknown account"
         elif not hasher.verify(user.password_hash, form.password.data):
             reason = "wrong password"
+            log_event(user.id, "sign_in_failed")
         elif user.is_disabled:
             reason = "disabled account"
+            log_event(user.id, "sign_in_failed", "account disabled")
             form.form_errors.append("This account is disabled. Contact the site's team.")
         else:
             if hasher.needs_rehash(user.password_hash):
@@ -130,6 +135,7 @@ def sign_in() -> Response | tuple[str, int]:
                 db.session.commit()
                 logger.info("password hash of account %s upgraded", user.id)
             start_session(user, remember=bool(form.remember.data))
+            log_event(user.id, "sign_in", "kept signed in" if form.remember.data else "")
             g.sign_in_succeeded = True
             logger.info("account %s signed in from %s", user.id, client_address())
             return _redirect_after_sign_in()
@@ -146,8 +152,9 @@ def sign_in() -> Response | tuple[str, int]:
 
 @bp.post("/sign-out")
 def sign_out() -> Response:
-    """Sign out (POST only, CSRF-checked by ``CSRFProtect``)."""
+    """Sign out (POST only, CSRF-checked by ``CSRFProtect``); the session is revoked."""
     if current_user.is_authenticated:
+        log_event(current_user.id, "sign_out")
         logger.info("account %s signed out", current_user.id)
     end_session()
     flash("You have signed out.", "info")
@@ -174,6 +181,8 @@ def change_password() -> Response | tuple[str, int]:
         if hasher.verify(user.password_hash, form.current_password.data):
             user.password_hash = hasher.hash(form.new_password.data)
             user.session_version += 1  # every other session and remember cookie ends
+            revoked = revoke_sessions(user)
+            log_event(user.id, "password_changed", f"{revoked} session(s) signed out", commit=False)
             db.session.commit()
             remember = current_app.config["REMEMBER_COOKIE_NAME"] in request.cookies
             start_session(user, remember=remember)
@@ -196,6 +205,7 @@ def delete_account() -> Response | tuple[str, int]:
         if password_hasher().verify(user.password_hash, form.password.data):
             user.soft_delete()
             revoke_all(user)  # unusable already (deleted owner); revoked for good too
+            revoke_sessions(user)
             db.session.commit()
             logger.info("account %s deleted itself", user.id)
             end_session()

@@ -16,6 +16,7 @@ MODEL_MODULES = (
     "app.models.user",
     "app.models.story",
     "app.models.api_key",
+    "app.models.user_session",
 )
 
 

@@ -20,7 +20,8 @@ class User(SoftDeleteMixin, TimestampMixin, db.Model):
 
     ``email`` is stored lower-cased and is unique among live accounts only
     (a partial unique index), so an address can register again after its
-    account was deleted.  ``session_version`` goes into the Flask-Login id:
+    account was deleted.  ``session_version`` goes into the Flask-Login id, with
+    the token of a server-side session (:mod:`app.auth.user_sessions`):
     raising it (on a password change) signs the account out everywhere else.
     """
 
@@ -62,9 +63,20 @@ class User(SoftDeleteMixin, TimestampMixin, db.Model):
         """Always false for a loaded account (Flask-Login protocol)."""
         return False
 
+    #: Token of the server-side session this object was loaded for (not a column):
+    #: set by :func:`app.auth.login.start_session` and :func:`app.auth.login.load_user`.
+    session_token = None
+
     def get_id(self) -> str:
-        """``"<id>:<session_version>"``: stored in the session by Flask-Login."""
-        return f"{self.id}:{self.session_version}"
+        """``"<id>:<session_version>:<session token>"``: what Flask-Login puts in the cookies.
+
+        :raises RuntimeError: when the object was not signed in through
+            :func:`app.auth.login.start_session` or loaded by
+            :func:`app.auth.login.load_user` (there is no session to name).
+        """
+        if not self.session_token:
+            raise RuntimeError("no server-side session: sign in with start_session()")
+        return f"{self.id}:{self.session_version}:{self.session_token}"
 
     def __repr__(self) -> str:
         return f"<User {self.id}>"

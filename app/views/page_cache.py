@@ -36,6 +36,8 @@ from __future__ import annotations
 
 import time
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from flask import Flask
@@ -114,8 +116,26 @@ def init_page_cache(app: Flask) -> PageCache:
     return cache
 
 
+#: ``Session.info`` key set inside :func:`pages_unchanged`.
+KEEP_PAGES = "bastion.keep_pages"
+
+
+@contextmanager
+def pages_unchanged(session: Session) -> Iterator[None]:
+    """Commits of ``session`` inside this block change nothing a list page shows
+    (bookkeeping such as a sign-in session's ``last_seen_at``): they leave the caches."""
+    session.info[KEEP_PAGES] = True
+    try:
+        yield
+    finally:
+        session.info.pop(KEEP_PAGES, None)
+
+
 def clear_all(session: Session) -> None:
-    """``after_commit`` of every session: empty every :class:`PageCache` of the process."""
+    """``after_commit`` of every session: empty every :class:`PageCache` of the process,
+    except for a commit inside :func:`pages_unchanged`."""
+    if session.info.get(KEEP_PAGES):
+        return
     for cache in list(_caches):
         cache.clear()
 
