@@ -143,6 +143,6 @@ def sign_in(tab: Tab, account: Account) -> None:
 
 def sign_out(tab: Tab) -> None:
     """Sign out with the navigation bar's button; land on the home page with a flash."""
-    tab.follow(tab.page.get_by_role("button", name="Sign out"))
+    tab.follow(tab.page.get_by_role("button", name="Sign out", exact=True))
     expect(tab.flash()).to_contain_text("You have signed out.")
     assert tab.path == "/"

@@ -13,12 +13,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.browser.conftest import Contexts, open_tab, registered_client
+from tests.browser.conftest import DESKTOP, Contexts, open_tab, registered_client
+from tests.browser.guard import PageGuard
 from tests.browser.tab import Account, Site, Tab, expect, sign_in, sign_out
 from tests.deployment.stack import PREFIX, Stack
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Locator
+    from playwright.sync_api import Browser, Locator
 
 #: The API's documentation page (Swagger UI).
 API_DOCS = "/api/v1/docs/"
@@ -290,16 +291,24 @@ def test_every_link_stays_under_the_path_prefix(
     "asks for /favicon.ico at the origin's root, outside the path prefix: a 404 and a "
     "console error",
 )
-def test_the_api_docs_page_stays_under_the_path_prefix(contexts: Contexts, site: Site) -> None:
-    tab = open_tab(contexts, site)
-    requested: list[str] = []
-    tab.page.on("request", lambda request: requested.append(request.url))
-    response = tab.page.goto(site.url(API_DOCS))
-    assert response is not None
-    assert response.status == 200
-    tab.page.get_by_role("heading", name="Bastion API").first.wait_for()
-    tab.page.wait_for_load_state("networkidle")
-    problems = [str(problem) for problem in tab.guard.problems()]
-    tab.guard.recorded.clear()  # judged here (the fixture's check would not be an xfail)
-    outside = [url for url in requested if url.startswith(site.origin) and PREFIX not in url]
-    assert (outside, problems) == ([], [])
+def test_the_api_docs_page_stays_under_the_path_prefix(browser: Browser, site: Site) -> None:
+    # A context of its own, judged here: the fixture's check at teardown
+    # would be an error, not this test's expected failure.
+    context = browser.new_context(ignore_https_errors=True, viewport=DESKTOP)
+    try:
+        context.set_default_timeout(10_000)
+        tab = Tab(context.new_page(), PageGuard.attach(context), site)
+        response = tab.page.goto(site.url(API_DOCS))
+        assert response is not None
+        assert response.status == 200
+        tab.page.get_by_role("heading", name="Bastion API").first.wait_for()
+        icons = tab.page.locator("link[rel~=icon]").evaluate_all("(ls) => ls.map((l) => l.href)")
+        problems = [str(problem) for problem in tab.guard.problems()]
+    finally:
+        context.close()
+    # Without an icon link, Chromium fetches /favicon.ico at the root (when is
+    # up to it: the 404 reaches the console of whichever page is open then).
+    assert icons, "no <link rel=icon>"
+    for icon in icons:
+        site.app_path(icon)  # under the prefix
+    assert problems == []
