@@ -137,4 +137,4 @@ audit: install-dev audit-tools observatory lighthouse
 
 clean:
 	rm -rf $(VENV) $(AUDIT_VENV) audit/observatory/node_modules audit/lighthouse/node_modules \
-		assets/node_modules audit-reports app/static/dist .pytest_cache .ruff_cache .coverage htmlcov
+		assets/node_modules audit-reports screenshots app/static/dist .pytest_cache .ruff_cache .coverage htmlcov

@@ -225,9 +225,19 @@ def tab(contexts: Contexts, site: Site) -> Tab:
 
 @pytest.fixture(scope="session")
 def screenshots() -> Path:
-    """The screenshot folder, emptied of earlier runs' PNGs, its path printed."""
+    """The screenshot folder, emptied of earlier runs' PNGs (its path is printed at the end)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     for old in SCREENSHOTS.glob("*.png"):
         old.unlink()
-    print(f"\nscreenshots: {SCREENSHOTS}")
+    _taken.append(SCREENSHOTS)
     return SCREENSHOTS
+
+
+_taken: list[Path] = []
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print where the screenshots are, when this session took any."""
+    for folder in _taken:
+        count = len(list(folder.glob("*.png")))
+        terminalreporter.write_line(f"browser tests: {count} screenshots in {folder}")

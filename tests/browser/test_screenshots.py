@@ -2,9 +2,10 @@
 
 Written to ``screenshots/`` at the repository root (``BASTION_SCREENSHOTS``
 elsewhere; git-ignored, kept by CI) as ``<page>-<device>-<scheme>.png``,
-full page.  Each page is also guarded like every other (no CSP violation,
-no console error), must not scroll sideways on a phone, and follows the
-colour scheme the browser asks for (a dark background when it prefers dark).
+full page; the run ends by printing the folder.  Each page is also guarded
+like every other (no CSP violation, no console error), must not scroll
+sideways on a phone, and follows the colour scheme the browser asks for (a
+dark background when it prefers dark).
 """
 
 from __future__ import annotations
@@ -122,4 +123,3 @@ def test_screenshots_of_the_main_pages(
     shoot("trash", "/stories/trash")
     expect(tab.page.get_by_role("heading", name="An early draft")).to_be_visible()
     assert all(file.stat().st_size > 5000 for file in taken), taken
-    print(f"\n{len(taken)} screenshots ({device}, {scheme}) in {screenshots}")
