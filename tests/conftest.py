@@ -146,9 +146,9 @@ def _quiet_request_log(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="bastion")
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A new, empty PostgreSQL database for this run, dropped at the end."""
+@contextmanager
+def new_postgres_database() -> Iterator[str]:
+    """A new, empty PostgreSQL database (its URL), dropped when the block ends."""
     require_service("PostgreSQL", POSTGRES_URL)
     name = f"bastion_test_{uuid.uuid4().hex[:12]}"
     admin = make_url(POSTGRES_URL).set(drivername="postgresql")
@@ -160,6 +160,20 @@ def postgres_url() -> Iterator[str]:
     finally:
         with psycopg.connect(dsn, autocommit=True) as connection:
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A new, empty PostgreSQL database for this run, dropped at the end."""
+    with new_postgres_database() as url:
+        yield url
+
+
+@pytest.fixture
+def fresh_postgres_url() -> Iterator[str]:
+    """A PostgreSQL database of this test's own (for migrations: nothing else's tables in it)."""
+    with new_postgres_database() as url:
+        yield url
 
 
 @pytest.fixture

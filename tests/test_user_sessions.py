@@ -327,7 +327,7 @@ def test_the_migration_adds_and_removes_both_tables(request, tmp_path, backend):
     if backend == "sqlite":
         url = f"sqlite:///{tmp_path / 'sessions.db'}"
     else:
-        url = request.getfixturevalue("postgres_url")
+        url = request.getfixturevalue("fresh_postgres_url")
     app = make_app(SQLALCHEMY_DATABASE_URI=url, SQLALCHEMY_ENGINE_OPTIONS={})
     with app.app_context():
         upgrade(revision="b7a1c2d3e4f5")
