@@ -62,7 +62,7 @@ def test_markdown_features_survive():
             "| a | b |\n|---|---|\n| 1 | 2 |\n"
         )
     )
-    for fragment in ("<h1>Title</h1>", "<strong>bold</strong>", "<em>it</em>", "<code>code</code>",
+    for fragment in ("<h2>Title</h2>", "<strong>bold</strong>", "<em>it</em>", "<code>code</code>",
                      "<s>gone</s>", "<blockquote>", "<ul>", "<ol>", '<pre tabindex="0"><code>block',
                      "<table>", "<td>1</td>"):  # fmt: skip
         assert fragment in html
@@ -129,3 +129,16 @@ def test_code_blocks_can_take_the_keyboard_focus():
     assert '<pre tabindex="0"><code>' in str(render_markdown("    wide code\n"))
     assert 'tabindex="0"' in sanitize_html('<pre tabindex="-1" onfocus="x()">a</pre>')
     assert "onfocus" not in sanitize_html('<pre tabindex="-1" onfocus="x()">a</pre>')
+
+
+def test_headings_sit_below_the_page_title():
+    html = str(render_markdown("# One\n\n## Two\n\n###### Six\n"))
+    assert "<h1>" not in html
+    assert "<h2>One</h2>" in html
+    assert "<h3>Two</h3>" in html
+    assert "<h6>Six</h6>" in html
+
+
+def test_reference_links_still_resolve():
+    html = str(render_markdown("See [the site][home].\n\n[home]: https://example.com\n"))
+    assert 'href="https://example.com"' in html

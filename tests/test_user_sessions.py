@@ -116,6 +116,26 @@ def test_sign_out_deletes_and_kills_the_remember_me_cookie(app, protection):
     assert thief.get(f"{HTTPS}/account").status_code == 302, "the copied remember-me cookie died"
 
 
+@pytest.mark.parametrize(
+    "protection",
+    [
+        pytest.param("basic", marks=pytest.mark.settings(SESSION_PROTECTION="basic")),
+        pytest.param("strong", marks=pytest.mark.settings(SESSION_PROTECTION="strong")),
+    ],
+)
+def test_keep_me_signed_in_outlives_the_session_cookie(app, protection):
+    """After a browser restart the remember-me cookie signs the user in, and the session it
+    restores holds on the next requests (Flask-Login alone lost it after one under strong)."""
+    make_user(app)
+    client = remember_client(app)
+    client.delete_cookie("session", domain="localhost")  # the browser restarts
+    for _ in range(3):
+        assert client.get(f"{HTTPS}/account").status_code == 200
+    assert client.get_cookie("remember_token", domain="localhost") is not None
+    [(_, revoked_at)] = sessions_of(app)
+    assert revoked_at is None, "the same server-side session, not a new one"
+
+
 # --- revoking from the account page ------------------------------------------------
 
 

@@ -6,7 +6,7 @@ import hashlib
 import logging
 
 from flask import Flask, current_app, flash, g, redirect, request, session, url_for
-from flask_login import login_user, logout_user
+from flask_login import login_user, logout_user, user_loaded_from_cookie
 from sqlalchemy import select
 from werkzeug.http import dump_cookie
 from werkzeug.wrappers import Response
@@ -149,6 +149,20 @@ def secure_cookie_deletion(response: Response) -> Response:
     return response
 
 
+def keep_restored_session(sender: Flask, user: User) -> None:
+    """``user_loaded_from_cookie``: make the session the remember-me cookie restored whole.
+
+    Flask-Login restores the user from the cookie without the session's
+    identifier, so with ``SESSION_PROTECTION = "strong"`` the next request
+    fails its check, empties the session and deletes the cookie: "Keep me
+    signed in" lasted one request (maxcountryman/flask-login#685).  Signing
+    the user in again with Flask-Login's public ``login_user`` (not fresh; the
+    remember-me cookie is left as it is, so its lifetime is not extended)
+    stores the identifier; the server-side session record stays the same.
+    """
+    login_user(user, remember=False, fresh=False)
+
+
 def find_live_user(email: str) -> User | None:
     """The live (not deleted) account with this normalised email, if any."""
     return db.session.scalar(select(User).where(User.email == email))
@@ -161,6 +175,7 @@ def init_login(app: Flask) -> None:
     app.after_request(secure_cookie_deletion)
     login_manager.init_app(app)
     login_manager.session_protection = app.config["SESSION_PROTECTION"]
+    user_loaded_from_cookie.connect(keep_restored_session, app)
     login_manager.login_view = "auth.sign_in"
 
 
