@@ -32,6 +32,7 @@ def test_every_script_and_stylesheet_has_sri_and_crossorigin(client):
     tags = asset_tags(page)
     assert len(tags) == 5  # vendor + custom, CSS + JS, and the CSS for no JavaScript
     assert page.count("<script") == 2
+    assert page.count(" defer></script>") == 2, "scripts never hold up the first paint"
     assert page.count('rel="stylesheet"') == 3
 
 
