@@ -173,6 +173,8 @@ class Config(SecurityDefaults):
     REMEMBER_COOKIE_SAMESITE = "Lax"
     SIGNIN_RATE_LIMIT = "5 per minute; 20 per hour"
     REGISTER_RATE_LIMIT = "5 per hour"
+    #: Administrators must turn on two-factor sign-in before reaching any other page.
+    REQUIRE_2FA_FOR_ADMINS = False
     API_KEY_RATE_LIMIT = "10 per hour"
     #: Requests to /api/ per API key (per client address without a key), on top of the default.
     API_RATE_LIMIT = "1000 per hour"
@@ -296,6 +298,7 @@ class ProductionConfig(Config):
     """gunicorn behind nginx; refuses to start without the settings it needs."""
 
     ENV_NAME = "production"
+    REQUIRE_2FA_FOR_ADMINS = True
 
     @classmethod
     def validate(cls, config: dict[str, Any]) -> None:

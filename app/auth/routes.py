@@ -27,6 +27,7 @@ from app.auth.login import (
     start_session,
 )
 from app.auth.security_log import log_event
+from app.auth.two_factor_sign_in import begin_second_step, two_factor_required
 from app.auth.user_sessions import revoke_sessions
 from app.extensions import db
 from app.forms import form_status, normalize_email
@@ -134,6 +135,9 @@ def sign_in() -> Response | tuple[str, int]:
                 user.password_hash = hasher.hash(form.password.data)
                 db.session.commit()
                 logger.info("password hash of account %s upgraded", user.id)
+            if two_factor_required(user):  # right password: the code step decides
+                g.sign_in_succeeded = True
+                return begin_second_step(user, bool(form.remember.data), _next_path())
             start_session(user, remember=bool(form.remember.data))
             log_event(user.id, "sign_in", "kept signed in" if form.remember.data else "")
             g.sign_in_succeeded = True

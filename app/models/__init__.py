@@ -17,6 +17,7 @@ MODEL_MODULES = (
     "app.models.story",
     "app.models.api_key",
     "app.models.user_session",
+    "app.models.two_factor",
 )
 
 

@@ -1,0 +1,442 @@
+"""Two-factor sign-in with TOTP end to end, on SQLite and PostgreSQL, time controlled.
+
+What a user would notice: turning it on takes a code from the app and shows
+ten recovery codes once; afterwards a password alone no longer signs in; a
+code works once, within 30 seconds of clock skew; a recovery code works once;
+turning it off takes the password and a code; an administrator under
+``REQUIRE_2FA_FOR_ADMINS`` can't reach anything before setting it up.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import time
+
+import pyotp
+import pytest
+import time_machine
+from sqlalchemy import select
+
+from app.auth.two_factor import SecretUnreadable, decrypt_secret, encrypt_secret
+from app.config import ProductionConfig, TestingConfig
+from app.extensions import db
+from app.models.two_factor import RecoveryCode, TwoFactor
+from app.models.user_session import SecurityEvent
+from tests.helpers import post_form
+from tests.test_auth import PASSWORD, make_user, sign_in, sign_out, signed_in
+
+#: On a 30-second step boundary.
+START = dt.datetime(2030, 3, 1, 8, 0, 0, tzinfo=dt.UTC)
+PAGE = "/account/two-factor"
+CODE_STEP = "/sign-in/two-factor"
+RECOVERY = re.compile(r"<li>([a-z2-7]{4}(?:-[a-z2-7]{4}){3})</li>")
+
+
+@pytest.fixture
+def clock():
+    with time_machine.travel(START, tick=False) as traveller:
+        yield traveller
+
+
+def code(secret: str, skew: float = 0) -> str:
+    """What an authenticator app whose clock is ``skew`` seconds off shows now."""
+    return pyotp.TOTP(secret).at(time.time() + skew)
+
+
+def turn_on(client) -> tuple[str, list[str]]:
+    """Turn two-factor on through the pages; the secret (as shown) and the recovery codes."""
+    assert post_form(client, f"{PAGE}/start", PAGE).status_code == 302
+    page = client.get(PAGE).get_data(as_text=True)
+    secret = re.search(r'id="two-factor-secret"[^>]*>([^<]+)<', page).group(1).replace(" ", "")
+    assert 'src="data:image/svg+xml' in page
+    response = post_form(client, f"{PAGE}/confirm", PAGE, code=code(secret))
+    assert response.status_code == 200
+    return secret, RECOVERY.findall(response.get_data(as_text=True))
+
+
+def enrolled(app, client, clock) -> tuple[str, list[str]]:
+    """Ada, signed in, turns two-factor on, signs out; the clock moves 5 minutes on."""
+    make_user(app)
+    sign_in(client)
+    secret, codes = turn_on(client)
+    sign_out(client)
+    clock.shift(300)
+    return secret, codes
+
+
+def second_step(client, value: str, query: str = ""):
+    return post_form(client, f"{CODE_STEP}{query}", CODE_STEP, code=value)
+
+
+def kinds(app) -> list[str]:
+    with app.app_context():
+        return list(db.session.scalars(select(SecurityEvent.kind).order_by(SecurityEvent.id)))
+
+
+# --- set-up -----------------------------------------------------------------------------
+
+
+def test_set_up_needs_a_right_code_then_shows_ten_codes_once(any_db, clock):
+    app, client = any_db, any_db.test_client()
+    make_user(app)
+    sign_in(client)
+    assert "Turn on two-factor" in client.get("/account").get_data(as_text=True)
+    post_form(client, f"{PAGE}/start", PAGE)
+    page = client.get(PAGE)
+    assert page.headers["Cache-Control"] == "no-store"
+    secret = re.search(r'id="two-factor-secret"[^>]*>([^<]+)<', page.get_data(as_text=True))
+    secret = secret.group(1).replace(" ", "")
+    assert len(secret) == 32  # 160 bits of base32
+
+    wrong = post_form(client, f"{PAGE}/confirm", PAGE, code=code(secret, 120))
+    assert wrong.status_code == 422
+    assert "That code is not right" in wrong.get_data(as_text=True)
+    assert "two_factor_enabled" not in kinds(app)
+
+    secret_now, codes = secret, None
+    response = post_form(client, f"{PAGE}/confirm", PAGE, code=code(secret_now))
+    assert response.headers["Cache-Control"] == "no-store"
+    codes = RECOVERY.findall(response.get_data(as_text=True))
+    assert len(set(codes)) == 10
+    assert "shown only this once" in response.get_data(as_text=True)
+    manage = client.get(PAGE).get_data(as_text=True)
+    assert "is <strong>on</strong>" in manage
+    assert "10 unused recovery codes" in manage
+    assert not RECOVERY.findall(manage)
+    assert secret not in manage
+    assert "two_factor_enabled" in kinds(app)
+    with app.app_context():  # neither the secret nor a recovery code is stored as such
+        stored = db.session.scalar(select(TwoFactor.secret))
+        hashes = set(db.session.scalars(select(RecoveryCode.code_hash)))
+    assert secret not in stored
+    assert decrypt_secret_in(app, stored) == secret
+    assert not {c for c in codes} & hashes
+    assert all(len(h) == 64 for h in hashes)
+
+
+def decrypt_secret_in(app, token: str) -> str:
+    with app.test_request_context():
+        return decrypt_secret(token)
+
+
+def test_starting_again_replaces_an_unfinished_set_up(app, client, clock):
+    make_user(app)
+    sign_in(client)
+    post_form(client, f"{PAGE}/start", PAGE)
+    first = client.get(PAGE).get_data(as_text=True)
+    post_form(client, f"{PAGE}/start", PAGE)
+    second = client.get(PAGE).get_data(as_text=True)
+    pattern = r'id="two-factor-secret"[^>]*>([^<]+)<'
+    assert re.search(pattern, first).group(1) != re.search(pattern, second).group(1)
+    assert "Two-factor sign-in is <strong>off</strong>" not in second
+
+
+# --- signing in -------------------------------------------------------------------------
+
+
+def test_the_password_alone_no_longer_signs_in(any_db, clock):
+    app, client = any_db, any_db.test_client()
+    secret, _ = enrolled(app, client, clock)
+    response = sign_in(client, remember="y", query="?next=/stories/")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith(f"{CODE_STEP}?next=/stories/")
+    assert not signed_in(client)
+    assert client.get_cookie("remember_token") is None
+    done = second_step(client, code(secret), "?next=/stories/")
+    assert done.status_code == 302
+    assert done.headers["Location"] == "/stories/"
+    assert signed_in(client)
+    assert client.get_cookie("remember_token") is not None  # the choice carried over
+    assert kinds(app)[-1] == "sign_in"
+    with app.app_context():
+        detail = db.session.scalar(select(SecurityEvent.detail).order_by(SecurityEvent.id.desc()))
+    assert detail == "with two-factor, kept signed in"
+
+
+def test_a_wrong_code_is_refused_and_logged(any_db, clock):
+    app, client = any_db, any_db.test_client()
+    enrolled(app, client, clock)
+    sign_in(client)
+    response = second_step(client, "000000")
+    assert response.status_code == 422
+    assert "That code is not right" in response.get_data(as_text=True)
+    assert not signed_in(client)
+    assert kinds(app)[-1] == "two_factor_failed"
+
+
+def test_a_code_can_not_be_used_twice(any_db, clock):
+    app, client = any_db, any_db.test_client()
+    secret, _ = enrolled(app, client, clock)
+    sign_in(client)
+    used = code(secret)
+    assert second_step(client, used).status_code == 302
+    sign_out(client)
+    clock.shift(10)  # the same step: the app still shows the same code
+    sign_in(client)
+    assert second_step(client, used).status_code == 422
+    assert not signed_in(client)
+    clock.shift(30)
+    assert second_step(client, code(secret)).status_code == 302
+
+
+@pytest.mark.parametrize(("skew", "accepted"), [(-30, True), (30, True), (-90, False), (90, False)])
+def test_clock_skew_of_one_step_is_accepted_three_are_not(app, client, clock, skew, accepted):
+    secret, _ = enrolled(app, client, clock)
+    sign_in(client)
+    response = second_step(client, code(secret, skew))
+    assert (response.status_code == 302) is accepted
+    assert signed_in(client) is accepted
+
+
+def test_a_recovery_code_works_once(any_db, clock):
+    app, client = any_db, any_db.test_client()
+    _, codes = enrolled(app, client, clock)
+    sign_in(client)
+    assert second_step(client, codes[0].upper().replace("-", " ")).status_code == 302
+    assert kinds(app)[-2:] == ["recovery_code_used", "sign_in"]
+    assert "9 unused recovery codes" in client.get(PAGE).get_data(as_text=True)
+    sign_out(client)
+    sign_in(client)
+    assert second_step(client, codes[0]).status_code == 422
+    assert second_step(client, codes[1]).status_code == 302
+
+
+def test_the_pending_step_expires_after_five_minutes(app, client, clock):
+    secret, _ = enrolled(app, client, clock)
+    sign_in(client)
+    clock.shift(301)
+    response = post_form(client, CODE_STEP, "/sign-in", code=code(secret))
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/sign-in")
+    assert not signed_in(client)
+    assert client.get(CODE_STEP).status_code == 302  # nothing pending any more
+
+
+def test_the_code_step_without_a_password_goes_back_to_sign_in(client):
+    response = client.get(CODE_STEP)
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/sign-in")
+
+
+def test_a_password_change_ends_a_pending_step(app, client, clock):
+    _secret, _ = enrolled(app, client, clock)
+    sign_in(client)
+    with app.app_context():
+        from app.models.user import User
+
+        db.session.scalar(select(User)).session_version += 1
+        db.session.commit()
+    second_step_page = client.get(CODE_STEP)
+    assert second_step_page.status_code == 302
+
+
+def test_unknown_email_and_wrong_password_still_look_the_same(app, client, clock):
+    enrolled(app, client, clock)
+    wrong = sign_in(client, password="not the password at all")
+    unknown = sign_in(client, email="nobody@example.com")
+    assert wrong.status_code == unknown.status_code == 422
+    assert "Incorrect email or password." in wrong.get_data(as_text=True)
+    assert "Incorrect email or password." in unknown.get_data(as_text=True)
+
+
+throttled = pytest.mark.settings(RATELIMIT_ENABLED=True, RATELIMIT_DEFAULT="1000 per second")
+
+
+@throttled
+def test_wrong_codes_are_limited_per_account_from_any_address(app, client, clock):
+    secret, _ = enrolled(app, client, clock)
+    sign_in(client)
+    statuses = []
+    for n in range(6):
+        client.environ_base["REMOTE_ADDR"] = f"198.51.100.{n}"
+        statuses.append(second_step(client, "000000").status_code)
+    assert statuses == [422] * 5 + [429]
+    assert second_step(client, code(secret)).status_code == 429
+    assert kinds(app).count("two_factor_failed") == 5
+
+
+# --- turning it off, new recovery codes --------------------------------------------------
+
+
+def test_turning_off_needs_the_password_and_a_code(any_db, clock):
+    app, client = any_db, any_db.test_client()
+    secret, _ = enrolled(app, client, clock)
+    sign_in(client)
+    second_step(client, code(secret))
+    clock.shift(30)
+    off = f"{PAGE}/disable"
+    assert (
+        post_form(client, off, PAGE, password="wrong password!!", code=code(secret)).status_code
+        == 422
+    )
+    assert post_form(client, off, PAGE, password=PASSWORD, code="123456").status_code == 422
+    assert "is <strong>on</strong>" in client.get(PAGE).get_data(as_text=True)
+    response = post_form(client, off, PAGE, password=PASSWORD, code=code(secret))
+    assert response.status_code == 302
+    assert "is <strong>off</strong>" in client.get(PAGE).get_data(as_text=True)
+    assert kinds(app)[-3:] == ["two_factor_failed", "two_factor_failed", "two_factor_disabled"]
+    sign_out(client)
+    assert sign_in(client).headers["Location"] == "/account"  # the password alone again
+    with app.app_context():
+        assert db.session.scalar(select(RecoveryCode.id)) is None
+
+
+def test_new_recovery_codes_need_a_code_and_replace_the_old_ones(app, client, clock):
+    secret, old = enrolled(app, client, clock)
+    sign_in(client)
+    second_step(client, code(secret))
+    clock.shift(30)
+    new_codes = f"{PAGE}/recovery-codes"
+    assert post_form(client, new_codes, PAGE, code="999999").status_code == 422
+    response = post_form(client, new_codes, PAGE, code=code(secret))
+    new = RECOVERY.findall(response.get_data(as_text=True))
+    assert len(new) == 10
+    assert not set(new) & set(old)
+    assert kinds(app)[-1] == "recovery_codes_regenerated"
+    sign_out(client)
+    sign_in(client)
+    assert second_step(client, old[1]).status_code == 422
+    assert second_step(client, new[1]).status_code == 302
+
+
+@pytest.mark.parametrize("path", [f"{PAGE}/disable", f"{PAGE}/recovery-codes", CODE_STEP])
+def test_every_post_needs_a_csrf_token(app, client, clock, path):
+    secret, _ = enrolled(app, client, clock)
+    sign_in(client)
+    if path != CODE_STEP:
+        second_step(client, code(secret))
+        clock.shift(30)
+    before = kinds(app)
+    response = client.post(path, data={"code": code(secret), "password": PASSWORD})
+    assert response.status_code == 400
+    assert kinds(app) == before  # nothing changed, nothing logged
+    assert signed_in(client) is (path != CODE_STEP)
+    if path != CODE_STEP:
+        assert "is <strong>on</strong>" in client.get(PAGE).get_data(as_text=True)
+
+
+def test_starting_and_confirming_need_a_csrf_token(app, client, clock):
+    make_user(app)
+    sign_in(client)
+    assert client.post(f"{PAGE}/start").status_code == 400
+    assert "is <strong>off</strong>" in client.get(PAGE).get_data(as_text=True)
+    post_form(client, f"{PAGE}/start", PAGE)
+    page = client.get(PAGE).get_data(as_text=True)
+    secret = re.search(r'id="two-factor-secret"[^>]*>([^<]+)<', page).group(1).replace(" ", "")
+    assert client.post(f"{PAGE}/confirm", data={"code": code(secret)}).status_code == 400
+    assert "two_factor_enabled" not in kinds(app)
+
+
+# --- administrators ----------------------------------------------------------------------
+
+
+def test_the_admin_list_shows_who_has_two_factor(app, client, clock):
+    enrolled(app, client, clock)
+    make_user(app, email="admin@example.com", name="Admin", is_admin=True)
+    sign_in(client, email="admin@example.com")
+    page = client.get("/admin/").get_data(as_text=True)
+    assert '<th scope="col">Two-factor</th>' in page
+    rows = {
+        m[0]: m[1]
+        for m in re.findall(r"<td>([^<]+@example\.com)</td>.*?<td>(on|off)</td>", page, re.S)
+    }
+    assert rows == {"ada@example.com": "on", "admin@example.com": "off"}
+
+
+def test_require_2fa_for_admins_defaults():
+    assert TestingConfig.REQUIRE_2FA_FOR_ADMINS is False
+    assert ProductionConfig.REQUIRE_2FA_FOR_ADMINS is True
+
+
+@pytest.mark.settings(REQUIRE_2FA_FOR_ADMINS=True)
+def test_an_admin_without_two_factor_can_only_set_it_up(app, client, clock):
+    make_user(app, email="admin@example.com", name="Admin", is_admin=True)
+    make_user(app)
+    assert sign_in(client).headers["Location"] == "/account"  # not an admin: unaffected
+    assert client.get("/account").status_code == 200
+    sign_out(client)
+    sign_in(client, email="admin@example.com")
+    for path in ("/account", "/admin/", "/stories/"):
+        response = client.get(path)
+        assert response.status_code == 302
+        assert response.headers["Location"] == PAGE
+    assert client.get(PAGE).status_code == 200
+    turn_on(client)
+    assert client.get("/admin/").status_code == 200
+    sign_out(client)
+    clock.shift(60)
+    assert not signed_in(client)
+
+
+# --- secrets stay secret -----------------------------------------------------------------
+
+
+def test_no_secret_or_code_reaches_the_logs_or_the_security_log(app, client, clock, caplog):
+    caplog.set_level(logging.DEBUG)
+    secret, codes = enrolled(app, client, clock)
+    sign_in(client)
+    second_step(client, "000000")
+    typed = code(secret)
+    second_step(client, typed)
+    sign_out(client)
+    sign_in(client)
+    second_step(client, codes[0])
+    with app.app_context():
+        details = " ".join(db.session.scalars(select(SecurityEvent.detail)))
+    logged = caplog.text + details
+    for value in (secret, typed, *codes, codes[0].replace("-", "")):
+        assert value not in logged
+    assert "two-factor code refused" in caplog.text
+
+
+def test_the_secret_is_encrypted_under_the_secret_key_and_survives_a_rotation(app):
+    with app.test_request_context():
+        token = encrypt_secret("JBSWY3DPEHPK3PXP")
+        assert "JBSWY3DPEHPK3PXP" not in token
+        old_key = app.config["SECRET_KEY"]
+        app.config["SECRET_KEY"] = "a new secret key of enough length 0123456789"
+        with pytest.raises(SecretUnreadable):
+            decrypt_secret(token)
+        app.config["SECRET_KEY_FALLBACKS"] = [old_key]
+        assert decrypt_secret(token) == "JBSWY3DPEHPK3PXP"
+
+
+# --- migration ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def test_the_migration_adds_and_removes_both_tables(request, tmp_path, backend):
+    from flask_migrate import downgrade, upgrade
+    from sqlalchemy import inspect
+
+    from tests.conftest import make_app
+
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'two_factor.db'}"
+    else:
+        url = request.getfixturevalue("fresh_postgres_url")
+    app = make_app(SQLALCHEMY_DATABASE_URI=url, SQLALCHEMY_ENGINE_OPTIONS={})
+    with app.app_context():
+        upgrade(revision="0051ac644a39")
+        assert "two_factor" not in inspect(db.engine).get_table_names()
+        upgrade(revision="c1d2e3f4a5b6")
+        inspector = inspect(db.engine)
+        assert {"two_factor", "recovery_code"} <= set(inspector.get_table_names())
+        assert [c["name"] for c in inspector.get_columns("two_factor")] == [
+            "user_id",
+            "secret",
+            "created_at",
+            "confirmed_at",
+            "last_step",
+        ]
+        assert {i["name"] for i in inspector.get_indexes("recovery_code")} == {
+            "ix_recovery_code_user_id"
+        }
+        downgrade(revision="0051ac644a39")
+        assert not {"two_factor", "recovery_code"} & set(inspect(db.engine).get_table_names())
+        downgrade(revision="base")
+        db.engine.dispose()
