@@ -149,6 +149,8 @@ class Config(SecurityDefaults):
     TESTING = False
 
     SECRET_KEY: str | None = None
+    #: Former keys, still accepted after a rotation (Flask 3.1 sessions; two-factor secrets).
+    SECRET_KEY_FALLBACKS: list[str] = []
 
     # --- database -------------------------------------------------------
     SQLALCHEMY_DATABASE_URI = f"sqlite:///{INSTANCE_PATH / 'bastion.db'}"
