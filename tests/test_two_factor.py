@@ -19,7 +19,7 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
-from app.auth.two_factor import SecretUnreadable, decrypt_secret, encrypt_secret
+from app.auth.two_factor import SecretUnreadable, decrypt_secret, encrypt_secret, qr_data_uri
 from app.config import ProductionConfig, TestingConfig
 from app.extensions import db
 from app.models.two_factor import RecoveryCode, TwoFactor
@@ -89,6 +89,10 @@ def test_set_up_needs_a_right_code_then_shows_ten_codes_once(any_db, clock):
     secret = re.search(r'id="two-factor-secret"[^>]*>([^<]+)<', page.get_data(as_text=True))
     secret = secret.group(1).replace(" ", "")
     assert len(secret) == 32  # 160 bits of base32
+    # The QR code is the one of the otpauth URI an authenticator app expects (Key Uri Format).
+    uri = f"otpauth://totp/Bastion:ada%40example.com?secret={secret}&issuer=Bastion"
+    assert pyotp.parse_uri(uri).secret == secret
+    assert f'src="{qr_data_uri(uri)[0]}"' in page.get_data(as_text=True)
 
     wrong = post_form(client, f"{PAGE}/confirm", PAGE, code=code(secret, 120))
     assert wrong.status_code == 422
@@ -440,3 +444,21 @@ def test_the_migration_adds_and_removes_both_tables(request, tmp_path, backend):
         assert not {"two_factor", "recovery_code"} & set(inspect(db.engine).get_table_names())
         downgrade(revision="base")
         db.engine.dispose()
+
+
+def test_actions_out_of_turn_change_nothing(app, client, clock):
+    make_user(app)
+    sign_in(client)
+    # Nothing to confirm, nothing to turn off, no codes to replace while it is off.
+    for path in ("confirm", "disable", "recovery-codes"):
+        response = post_form(client, f"{PAGE}/{path}", PAGE, code="123456", password=PASSWORD)
+        assert response.status_code == 302
+        assert response.headers["Location"] == PAGE
+    secret, _ = turn_on(client)
+    assert post_form(client, f"{PAGE}/confirm", PAGE, code=code(secret, 30)).status_code == 302
+    response = post_form(client, f"{PAGE}/start", PAGE)  # no new secret while it is on
+    assert response.status_code == 302
+    page = client.get(PAGE).get_data(as_text=True)
+    assert "already on" in page
+    assert "two-factor-secret" not in page
+    assert kinds(app).count("two_factor_enabled") == 1

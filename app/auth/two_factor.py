@@ -43,6 +43,8 @@ DIGITS = 6
 WINDOW = 1
 #: Recovery codes made at a time.
 RECOVERY_CODE_COUNT = 10
+#: Pixels per QR module, and modules of quiet zone around it.
+QR_SCALE, QR_BORDER = 5, 4
 _HKDF_INFO = b"bastion two-factor secret v1"
 
 
@@ -156,13 +158,19 @@ def provisioning_uri(record: TwoFactor, account_name: str) -> str:
     )
 
 
-def qr_data_uri(uri: str) -> str:
-    """The QR code of ``uri`` as a ``data:image/svg+xml;base64,...`` URI (for an ``<img>``).
+def qr_data_uri(uri: str) -> tuple[str, int]:
+    """The QR code of ``uri`` as an SVG ``data:`` URI for an ``<img>``, and its side in pixels.
 
     Made by ``segno`` on the server: nothing leaves the site, and the strict
-    CSP allows it (``img-src 'self' data:``; no inline style).
+    CSP allows it (``img-src 'self' data:``; no inline style).  Dark modules
+    on a white background (with the quiet zone), so it scans in dark mode too.
     """
-    return segno.make(uri, error="m").svg_data_uri(scale=5, border=2, svgclass=None, lineclass=None)
+    qr = segno.make(uri, error="m")
+    side, _ = qr.symbol_size(scale=QR_SCALE, border=QR_BORDER)
+    data = qr.svg_data_uri(
+        scale=QR_SCALE, border=QR_BORDER, dark="#000", light="#fff", svgclass=None, lineclass=None
+    )
+    return data, side
 
 
 def _hash_code(code: str) -> str:

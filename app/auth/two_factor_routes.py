@@ -79,10 +79,12 @@ def two_factor_page(status: int = 200, **forms: object) -> Response:
         context.update(state="on", remaining=remaining_recovery_codes(current_user.id))
     elif record is not None:
         secret = decrypt_secret(record.secret)
+        qr, qr_side = qr_data_uri(provisioning_uri(record, current_user.email))
         context.update(
             state="setup",
             secret=" ".join(secret[i : i + 4] for i in range(0, len(secret), 4)),
-            qr=qr_data_uri(provisioning_uri(record, current_user.email)),
+            qr=qr,
+            qr_side=qr_side,
         )
     page = render_template("auth/two_factor.html", **context)
     return _no_store(page, status)
