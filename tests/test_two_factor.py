@@ -462,3 +462,21 @@ def test_actions_out_of_turn_change_nothing(app, client, clock):
     assert "already on" in page
     assert "two-factor-secret" not in page
     assert kinds(app).count("two_factor_enabled") == 1
+
+
+def test_the_command_line_turns_two_factor_off_for_a_lost_phone(app, client, clock):
+    secret, _ = enrolled(app, client, clock)
+    sign_in(client)
+    second_step(client, code(secret))
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["users", "two-factor-off", "ADA@example.com"])
+    assert result.exit_code == 0, result.output
+    assert "turned off for ada@example.com; 1 session(s) signed out" in result.output
+    assert not signed_in(client)  # the session made with the second factor ends
+    assert sign_in(client).headers["Location"] == "/account"  # the password alone again
+    assert "two_factor_disabled" in kinds(app)
+    again = runner.invoke(args=["users", "two-factor-off", "ada@example.com"])
+    assert again.exit_code == 1
+    assert "has no two-factor" in again.output
+    unknown = runner.invoke(args=["users", "two-factor-off", "nobody@example.com"])
+    assert "no account" in unknown.output

@@ -10,6 +10,7 @@ from app.auth import (  # noqa: E402,F401  (registers the views)
     api_key_routes,
     routes,
     session_routes,
+    two_factor_cli,
     two_factor_routes,
     two_factor_sign_in,
 )
