@@ -480,3 +480,22 @@ def test_the_command_line_turns_two_factor_off_for_a_lost_phone(app, client, clo
     assert "has no two-factor" in again.output
     unknown = runner.invoke(args=["users", "two-factor-off", "nobody@example.com"])
     assert "no account" in unknown.output
+
+
+def test_two_requests_racing_with_one_code_can_not_both_win(any_db, clock):
+    from app.auth.two_factor import verify_totp
+
+    app, client = any_db, any_db.test_client()
+    secret, _ = enrolled(app, client, clock)
+    typed = code(secret)
+    with app.app_context():
+        slow = db.session.get(TwoFactor, 1)  # read before the other request commits
+        assert slow.last_step is not None
+        slow_step = slow.last_step
+        with app.app_context():  # another request, its own database session
+            fast = db.session.get(TwoFactor, 1)
+            assert verify_totp(fast, typed)
+            db.session.commit()
+        assert slow.last_step == slow_step  # this one's copy is stale
+        assert not verify_totp(slow, typed)
+        db.session.commit()

@@ -28,7 +28,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 
 from app.extensions import db
 from app.models.base import utcnow
@@ -128,11 +128,13 @@ def start_setup(user: User) -> TwoFactor:
 
 
 def verify_totp(record: TwoFactor, code: str | None, now: float | None = None) -> bool:
-    """Check a 6-digit code against ``record`` and, if right, remember its step.
+    """Check a 6-digit code against ``record`` and, if right, claim its step.
 
-    Accepts the steps ``T-1``, ``T`` and ``T+1`` that are later than
-    ``record.last_step``; sets ``last_step`` to the step that matched (the
-    caller commits).  Compares in constant time.
+    Accepts the steps ``T-1``, ``T`` and ``T+1`` that are later than the last
+    accepted one.  The step is claimed by a conditional update
+    (``last_step IS NULL OR last_step < step``), so two requests racing with
+    the same code can't both win, even when ``record`` was read before the
+    other one committed; the caller commits.  Compares in constant time.
 
     :returns: whether the code was accepted.
     :raises SecretUnreadable: see :func:`decrypt_secret`.
@@ -145,8 +147,17 @@ def verify_totp(record: TwoFactor, code: str | None, now: float | None = None) -
     floor = record.last_step if record.last_step is not None else -1
     for candidate in range(step - WINDOW, step + WINDOW + 1):
         if candidate > floor and hmac.compare_digest(totp.generate_otp(candidate), code):
-            record.last_step = candidate
-            return True
+            claimed = db.session.execute(
+                update(TwoFactor)
+                .where(
+                    TwoFactor.user_id == record.user_id,
+                    or_(TwoFactor.last_step.is_(None), TwoFactor.last_step < candidate),
+                )
+                .values(last_step=candidate)
+                .execution_options(synchronize_session=False)
+            )
+            db.session.refresh(record)
+            return bool(claimed.rowcount)  # type: ignore[attr-defined]
     return False
 
 
