@@ -200,6 +200,7 @@ def test_a_recovery_code_works_once(any_db, clock):
     sign_in(client)
     assert second_step(client, codes[0].upper().replace("-", " ")).status_code == 302
     assert kinds(app)[-2:] == ["recovery_code_used", "sign_in"]
+    assert "You used a recovery code; 9 left." in client.get("/account").get_data(as_text=True)
     assert "9 unused recovery codes" in client.get(PAGE).get_data(as_text=True)
     sign_out(client)
     sign_in(client)

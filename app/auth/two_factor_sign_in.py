@@ -27,7 +27,7 @@ from werkzeug.wrappers import Response
 from app.auth import bp
 from app.auth.login import account_tag, start_session
 from app.auth.security_log import EVENT_LABELS, log_event
-from app.auth.two_factor import check_second_factor, is_enabled
+from app.auth.two_factor import check_second_factor, is_enabled, remaining_recovery_codes
 from app.auth.two_factor_forms import SecondStepForm
 from app.extensions import db
 from app.forms import form_status
@@ -101,9 +101,11 @@ def pending_user() -> User | None:
 
 
 def _pending_key() -> str:
+    """Rate-limit key of the account waiting for its code (the client address without one)."""
     marker = session.get(_PENDING)
-    user_id = marker.get("user") if isinstance(marker, dict) else None
-    return f"two-factor:{user_id}"
+    if isinstance(marker, dict) and "user" in marker:
+        return f"two-factor:{marker['user']}"
+    return f"two-factor:none:{client_address()}"
 
 
 def _failed(response: Response) -> bool:
@@ -139,6 +141,13 @@ def two_factor_sign_in() -> Response | tuple[str, int]:
             log_event(user.id, "sign_in", detail + (", kept signed in" if remember else ""))
             g.sign_in_succeeded = True
             logger.info("account %s signed in (%s) from %s", user.id, how, client_address())
+            if how == "recovery":
+                left = remaining_recovery_codes(user.id)
+                flash(
+                    f"You used a recovery code; {left} left. Make new ones on the"
+                    " two-factor page if you are running out.",
+                    "warning" if left < 3 else "info",
+                )
             if next_path is not None:
                 return redirect(request.script_root + next_path)
             return redirect(url_for("auth.account"))
