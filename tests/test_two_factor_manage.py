@@ -35,6 +35,13 @@ from tests.test_two_factor import (
     turn_on,
 )
 
+
+@pytest.fixture
+def clock():
+    with time_machine.travel(START, tick=False) as traveller:
+        yield traveller
+
+
 # --- turning it off, new recovery codes --------------------------------------------------
 
 
@@ -105,12 +112,6 @@ def test_starting_and_confirming_need_a_csrf_token(app, client, clock):
     secret = re.search(r'id="two-factor-secret"[^>]*>([^<]+)<', page).group(1).replace(" ", "")
     assert client.post(f"{PAGE}/confirm", data={"code": code(secret)}).status_code == 400
     assert "two_factor_enabled" not in kinds(app)
-
-
-@pytest.fixture
-def clock():
-    with time_machine.travel(START, tick=False) as traveller:
-        yield traveller
 
 
 # --- administrators ----------------------------------------------------------------------
