@@ -19,7 +19,7 @@ from sqlalchemy import select
 from app.auth.two_factor import SecretUnreadable, decrypt_secret, encrypt_secret
 from app.config import ProductionConfig, TestingConfig
 from app.extensions import db
-from app.models.two_factor import RecoveryCode
+from app.models.two_factor import RecoveryCode, TwoFactor
 from app.models.user_session import SecurityEvent
 from tests.helpers import post_form
 from tests.test_auth import PASSWORD, make_user, sign_in, sign_out, signed_in
@@ -264,3 +264,44 @@ def test_the_command_line_turns_two_factor_off_for_a_lost_phone(app, client, clo
     assert "has no two-factor" in again.output
     unknown = runner.invoke(args=["users", "two-factor-off", "nobody@example.com"])
     assert "no account" in unknown.output
+
+
+def test_after_a_key_rotation_codes_still_work_and_the_secret_moves_to_the_new_key(
+    app, client, clock, caplog
+):
+    secret, codes = enrolled(app, client, clock)
+    old_key = app.config["SECRET_KEY"]
+    app.config.update(
+        SECRET_KEY="the next secret key, long enough 0123456789", SECRET_KEY_FALLBACKS=[old_key]
+    )
+    sign_in(client)
+    assert second_step(client, code(secret)).status_code == 302
+    sign_out(client)
+    app.config["SECRET_KEY_FALLBACKS"] = []  # re-encrypted at that sign-in: no longer needed
+    clock.shift(30)
+    sign_in(client)
+    assert second_step(client, code(secret)).status_code == 302
+    sign_out(client)
+    # A key changed without a fallback: the app's codes can't be checked, recovery codes can.
+    app.config["SECRET_KEY"] = "a third secret key, also long enough 0123456789"
+    clock.shift(30)
+    sign_in(client)
+    assert second_step(client, code(secret)).status_code == 422
+    assert "secret of account 1 unreadable" in caplog.text
+    assert second_step(client, codes[0]).status_code == 302
+
+
+def test_an_unfinished_set_up_under_an_old_key_starts_again(app, client, clock):
+    make_user(app)
+    sign_in(client)
+    post_form(client, f"{PAGE}/start", PAGE)
+    page = client.get(PAGE).get_data(as_text=True)
+    secret = re.search(r'id="two-factor-secret"[^>]*>([^<]+)<', page).group(1).replace(" ", "")
+    with app.app_context():  # as if SECRET_KEY had changed since
+        record = db.session.get(TwoFactor, 1)
+        record.secret = record.secret[:-8] + "AAAAAAA="
+        db.session.commit()
+    assert "Turn on two-factor" in client.get(PAGE).get_data(as_text=True)
+    response = post_form(client, f"{PAGE}/confirm", PAGE, code=code(secret))
+    assert response.status_code == 422
+    assert "two_factor_enabled" not in kinds(app)

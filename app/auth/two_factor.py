@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
 import secrets
 import time
 
@@ -34,6 +35,8 @@ from app.extensions import db
 from app.models.base import utcnow
 from app.models.two_factor import RecoveryCode, TwoFactor
 from app.models.user import User
+
+logger = logging.getLogger("bastion.auth")
 
 #: Seconds per TOTP step (RFC 6238 default, what authenticator apps use).
 STEP_SECONDS = 30
@@ -157,7 +160,12 @@ def verify_totp(record: TwoFactor, code: str | None, now: float | None = None) -
                 .execution_options(synchronize_session=False)
             )
             db.session.refresh(record)
-            return bool(claimed.rowcount)  # type: ignore[attr-defined]
+            if not claimed.rowcount:  # type: ignore[attr-defined]
+                return False
+            # Re-encrypted under the current SECRET_KEY (after a rotation, the
+            # fallback key is then no longer needed for this account).
+            record.secret = _cipher().rotate(record.secret.encode("ascii")).decode("ascii")
+            return True
     return False
 
 
@@ -240,13 +248,18 @@ def check_second_factor(user_id: int, code: str | None) -> str | None:
 
     :returns: ``"totp"`` or ``"recovery"`` for an accepted code (the caller
         commits), ``None`` for a wrong, replayed or spent one, or when the
-        account has no two-factor on.
+        account has no two-factor on.  A secret no key opens (``SECRET_KEY``
+        changed without a fallback) is logged as an error; recovery codes
+        still work then.
     """
     record = two_factor_of(user_id)
     if record is None or record.confirmed_at is None:
         return None
-    if verify_totp(record, code):
-        return "totp"
+    try:
+        if verify_totp(record, code):
+            return "totp"
+    except SecretUnreadable:  # a recovery code still works
+        logger.error("two-factor secret of account %s unreadable: SECRET_KEY changed?", user_id)
     if use_recovery_code(user_id, code):
         return "recovery"
     return None

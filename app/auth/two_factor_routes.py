@@ -20,6 +20,7 @@ from app.auth import bp
 from app.auth.login import password_hasher
 from app.auth.security_log import log_event
 from app.auth.two_factor import (
+    SecretUnreadable,
     check_second_factor,
     decrypt_secret,
     is_enabled,
@@ -41,6 +42,7 @@ from app.auth.two_factor_forms import (
 from app.extensions import db
 from app.forms import form_status
 from app.models.base import utcnow
+from app.models.two_factor import TwoFactor
 from flask_bastion import csrf_rerender, limit
 
 logger = logging.getLogger("bastion.auth")
@@ -60,6 +62,14 @@ def _no_store(page: str, status: int = 200) -> Response:
     return response
 
 
+def _readable_secret(record: TwoFactor) -> str:
+    """The secret of a set-up in progress; ``""`` if no key opens it (then it starts again)."""
+    try:
+        return decrypt_secret(record.secret)
+    except SecretUnreadable:
+        return ""
+
+
 def two_factor_page(status: int = 200, **forms: object) -> Response:
     """The two-factor page in the state the account is in, with ``forms`` (others made fresh).
 
@@ -77,8 +87,7 @@ def two_factor_page(status: int = 200, **forms: object) -> Response:
     }
     if record is not None and record.confirmed_at is not None:
         context.update(state="on", remaining=remaining_recovery_codes(current_user.id))
-    elif record is not None:
-        secret = decrypt_secret(record.secret)
+    elif record is not None and (secret := _readable_secret(record)):
         qr, qr_side = qr_data_uri(provisioning_uri(record, current_user.email))
         context.update(
             state="setup",
@@ -131,7 +140,7 @@ def two_factor_confirm() -> Response:
         return redirect(url_for("auth.two_factor"))
     form = ConfirmTwoFactorForm()
     if form.validate_on_submit():
-        if verify_totp(record, form.code.data):
+        if _readable_secret(record) and verify_totp(record, form.code.data):
             record.confirmed_at = utcnow()
             codes = new_recovery_codes(current_user.id)
             log_event(current_user.id, "two_factor_enabled", commit=False)
