@@ -6,4 +6,9 @@ from flask import Blueprint
 
 bp = Blueprint("auth", __name__)
 
-from app.auth import api_key_routes, routes, session_routes  # noqa: E402,F401  (registers the views)
+from app.auth import (  # noqa: E402,F401  (registers the views)
+    api_key_routes,
+    email_routes,
+    routes,
+    session_routes,
+)

@@ -1,0 +1,112 @@
+"""Registration without user enumeration, confirmation and notice mails.
+
+Registration always answers "check your inbox" (:data:`CHECK_INBOX`) and
+signs nobody in, whether or not the address has an account (OWASP ASVS 4.0
+2.5.x; Authentication Cheat Sheet, "Authentication and Error Messages"):
+
+* a new address gets an unconfirmed account and a confirmation link
+  (:func:`app.auth.tokens.make_token`, ``EMAIL_CONFIRM_MAX_AGE``);
+* an address that has an account gets no second account: its owner is told
+  by mail that someone tried to register with it, with a link to reset the
+  password.
+
+An unconfirmed account can't sign in: the correct password gets "confirm your
+address first" and a fresh link, so nobody can use an address they don't
+read.  A password reset also confirms the address (the link proves the same),
+which ends an account someone else "pre-registered" with a victim's address.
+The password is hashed in both cases so the two answers take as long.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import url_for
+from sqlalchemy.exc import IntegrityError
+
+from app.auth.login import account_tag, find_live_user, password_hasher
+from app.auth.security_log import log_event
+from app.auth.tokens import make_token
+from app.extensions import db
+from app.mail import send_mail
+from app.models.user import User
+from flask_bastion import client_address
+
+logger = logging.getLogger("bastion.auth")
+
+CHECK_INBOX = (
+    "Check your inbox: we've sent a message to the address you gave. "
+    "Follow its link to finish creating your account."
+)
+UNCONFIRMED = (
+    "Please confirm your email address first: we've sent you a new link. "
+    "Follow it, then sign in."
+)
+
+
+def register_account(email: str, display_name: str, password: str) -> None:
+    """Start a registration for normalised ``email``; the caller answers :data:`CHECK_INBOX`.
+
+    :param email: normalised (:func:`app.forms.normalize_email`).
+    :param display_name: already cleaned by the form.
+    :param password: the new password (already checked by the form's rules).
+    """
+    password_hash = password_hasher().hash(password)  # both branches pay for it
+    existing = find_live_user(email)
+    if existing is None:
+        user = User(email=email, display_name=display_name, password_hash=password_hash)
+        db.session.add(user)
+        try:
+            db.session.commit()
+        except IntegrityError:  # the same address registered a moment ago
+            db.session.rollback()
+            existing = find_live_user(email)
+        else:
+            log_event(user.id, "registered")
+            logger.info("account %s registered from %s", user.id, client_address())
+            send_confirmation(user)
+            return
+    if existing is not None:
+        logger.info(
+            "registration with the address of account %s (tag %s) from %s",
+            existing.id,
+            account_tag(email),
+            client_address(),
+        )
+        send_mail(
+            existing.email,
+            "Someone tried to register with your address",
+            "mail/already_registered.txt",
+            user=existing,
+            sign_in_url=url_for("auth.sign_in", _external=True),
+            reset_url=url_for("auth.forgot_password", _external=True),
+        )
+
+
+def send_confirmation(user: User) -> None:
+    """Mail ``user`` a link that confirms the address (a new token each time)."""
+    send_mail(
+        user.email,
+        "Confirm your email address",
+        "mail/confirm_email.txt",
+        user=user,
+        url=url_for("auth.confirm_email", token=make_token(user, "confirm"), _external=True),
+    )
+
+
+def send_notice(user: User, kind: str) -> None:
+    """Mail ``user`` a security notice: ``"password_changed"`` or ``"password_reset"``.
+
+    :raises KeyError: for another kind (a programming error).
+    """
+    subject = {
+        "password_changed": "Your password was changed",
+        "password_reset": "Your password was reset",
+    }[kind]
+    send_mail(
+        user.email,
+        subject,
+        f"mail/{kind}.txt",
+        user=user,
+        reset_url=url_for("auth.forgot_password", _external=True),
+    )
