@@ -1,10 +1,10 @@
 """``flask`` commands.
 
 Flask-Migrate adds ``flask db`` and Flask-Assets ``flask assets``; this
-module adds ``flask check [--deploy]`` and ``flask purge``, and
-:mod:`app.auth.cli` adds ``flask users`` and :mod:`app.auth.api_keys_cli`
-``flask api-keys``, and :mod:`app.jobs_cli` ``flask worker`` and ``flask jobs``.  Errors are one line on stderr and
-a non-zero exit (``click.ClickException``).
+module adds ``flask check [--deploy]`` and ``flask purge``,
+:mod:`app.auth.cli` adds ``flask users``, :mod:`app.auth.api_keys_cli`
+``flask api-keys`` and :mod:`app.jobs_cli` ``flask worker`` and
+``flask jobs``.  Errors are one line on stderr and a non-zero exit (``click.ClickException``).
 """
 
 from __future__ import annotations

@@ -54,7 +54,9 @@ def check_mail_url(url: str) -> str:
     if parts.scheme not in SCHEMES:
         raise MailError(f"MAIL_URL must start with one of {', '.join(SCHEMES)}://, got {url!r}")
     if parts.scheme in SENDING_SCHEMES and not parts.hostname:
-        raise MailError(f"MAIL_URL {parts.scheme}:// needs a host, e.g. smtp://mail.example.com:587")
+        raise MailError(
+            f"MAIL_URL {parts.scheme}:// needs a host, e.g. smtp://mail.example.com:587"
+        )
     return parts.scheme
 
 
@@ -106,7 +108,9 @@ def _write_file(message: EmailMessage, url: str) -> None:
     raw = url.removeprefix("file://")
     directory = Path(raw) if raw else INSTANCE_PATH / "mail"
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{formatdate(usegmt=True)[5:25].replace(' ', '-')}-{uuid.uuid4().hex[:8]}.eml"
+    path = (
+        directory / f"{formatdate(usegmt=True)[5:25].replace(' ', '-')}-{uuid.uuid4().hex[:8]}.eml"
+    )
     path.write_bytes(bytes(message))
 
 

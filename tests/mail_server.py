@@ -29,7 +29,7 @@ class Inbox:
         self.envelopes: list[tuple[str, list[str]]] = []
         self.logins: list[str] = []
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         """Keep the message (aiosmtpd's handler hook)."""
         raw = envelope.original_content or envelope.content
         message = email.message_from_bytes(raw, policy=email.policy.default)
@@ -38,9 +38,14 @@ class Inbox:
         return "250 OK"
 
 
+#: The only login the test server accepts.
+LOGIN = ("bastion", "s3cret pass")
+
+
 @contextmanager
-def smtp_server(user: str = "bastion", password: str = "s3cret pass") -> Iterator[tuple[Inbox, int]]:
-    """Run an SMTP server on 127.0.0.1 that accepts only ``user``/``password``; yields (inbox, port)."""
+def smtp_server() -> Iterator[tuple[Inbox, int]]:
+    """Run an SMTP server on 127.0.0.1 that accepts only :data:`LOGIN`; yields (inbox, port)."""
+    user, password = LOGIN
     inbox = Inbox()
 
     def authenticate(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> Any:

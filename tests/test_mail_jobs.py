@@ -14,10 +14,10 @@ from flask import Flask
 from app.config import ConfigError
 from app.mail import MailError, build_message, deliver
 from tests.conftest import app_with_tables
+from tests.helpers import post_form
 from tests.mail_server import free_port, smtp_server
 from tests.services import TEST_KEY_PREFIX
 from tests.test_auth import NEW_PASSWORD, link_in, make_user, outbox, sign_in
-from tests.helpers import post_form
 
 # --- backends -------------------------------------------------------------
 
@@ -64,7 +64,7 @@ def test_a_wrong_smtp_password_and_a_dead_server_raise(app):
         with pytest.raises(smtplib.SMTPAuthenticationError):
             deliver(message, app)
     app.config["MAIL_URL"] = f"smtps://127.0.0.1:{free_port()}"
-    with pytest.raises(OSError):
+    with pytest.raises(ConnectionRefusedError):
         deliver(message, app)
     assert inbox.messages == []
 

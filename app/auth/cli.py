@@ -15,9 +15,9 @@ from app.auth.login import find_live_user, password_hasher
 from app.auth.user_sessions import revoke_sessions
 from app.cli import DatabaseGroup
 from app.extensions import db
-from app.models.base import utcnow
 from app.forms import normalize_email
 from app.models import INCLUDE_DELETED
+from app.models.base import utcnow
 from app.models.user import User
 from flask_bastion.passwords import password_problem
 from flask_bastion.text import clean_text, terminal_safe

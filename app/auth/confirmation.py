@@ -39,9 +39,14 @@ CHECK_INBOX = (
     "Follow its link to finish creating your account."
 )
 UNCONFIRMED = (
-    "Please confirm your email address first: we've sent you a new link. "
-    "Follow it, then sign in."
+    "Please confirm your email address first: we've sent you a new link. Follow it, then sign in."
 )
+
+#: kind of notice -> subject (the body is ``templates/mail/<kind>.txt``).
+NOTICE_SUBJECTS = {
+    "password_changed": "Your password was changed",  # nosec B105 - a subject line
+    "password_reset": "Your password was reset",  # nosec B105 - a subject line
+}
 
 
 def register_account(email: str, display_name: str, password: str) -> None:
@@ -99,10 +104,7 @@ def send_notice(user: User, kind: str) -> None:
 
     :raises KeyError: for another kind (a programming error).
     """
-    subject = {
-        "password_changed": "Your password was changed",
-        "password_reset": "Your password was reset",
-    }[kind]
+    subject = NOTICE_SUBJECTS[kind]
     send_mail(
         user.email,
         subject,
