@@ -5,6 +5,8 @@ rate limits' Redis (``RATELIMIT_STORAGE_URI``) is used.  When neither is a
 ``redis://`` or ``rediss://`` URL (``memory://``: development without Redis,
 and the test suite), there is no queue: :func:`enqueue` runs the job in this
 process before it returns, and a failure is logged, never shown to the visitor.
+The same happens when the queue's Redis is unreachable: the mail is sent in
+the request rather than lost, and the answer doesn't change.
 
 A job that raises is retried after each of ``JOBS_RETRY_INTERVALS`` seconds
 (``rq.Retry``; the worker's scheduler requeues it), then kept in RQ's failed
@@ -73,32 +75,39 @@ def enqueue(function: str, *args: Any) -> str | None:
 
     :param function: ``"module.name"`` of a job function of this package.
     :param args: JSON-able or picklable arguments (stored in Redis until the job ends).
-    :returns: the RQ job id, or ``None`` when the job ran in this process.
-    :raises redis.RedisError: when Redis is configured but unreachable (the
-        request fails rather than silently dropping a mail).
+    :returns: the RQ job id, or ``None`` when the job ran in this process:
+        without a queue, and when the queue's Redis is unreachable (logged; the
+        request answers as usual instead of failing or dropping the mail).
+        A job that raises in process is logged, never raised.
     """
-    config = current_app.config
-    if queue_url(config) is None:
-        try:
-            _resolve(function)(*args)
-        except Exception:  # a mail that fails must not fail (or reveal anything in) the request
-            logger.exception("job %s failed in process (no job queue configured)", function)
-        return None
+    import redis
     from rq import Retry
 
-    queue = get_queue()
-    intervals = retry_intervals(config)
-    job = queue.enqueue(
-        function,
-        *args,
-        job_id=f"{queue.name}-{uuid.uuid4().hex}",
-        retry=Retry(max=len(intervals), interval=intervals) if intervals else None,
-        result_ttl=0,
-        failure_ttl=int(config["JOBS_FAILED_TTL"]),
-        job_timeout=int(config["JOBS_TIMEOUT"]),
-    )
-    logger.info("job %s queued as %s", function, job.id)
-    return str(job.id)
+    config = current_app.config
+    if queue_url(config) is not None:
+        intervals = retry_intervals(config)
+        try:
+            queue = get_queue()
+            job = queue.enqueue(
+                function,
+                *args,
+                job_id=f"{queue.name}-{uuid.uuid4().hex}",
+                retry=Retry(max=len(intervals), interval=intervals) if intervals else None,
+                result_ttl=0,
+                failure_ttl=int(config["JOBS_FAILED_TTL"]),
+                job_timeout=int(config["JOBS_TIMEOUT"]),
+            )
+        except redis.RedisError as error:
+            # Never a different answer (nor a lost mail) because Redis is down.
+            logger.warning("job queue unreachable (%s): running %s in process", error, function)
+        else:
+            logger.info("job %s queued as %s", function, job.id)
+            return str(job.id)
+    try:
+        _resolve(function)(*args)
+    except Exception:  # a mail that fails must not fail (or reveal anything in) the request
+        logger.exception("job %s failed in process", function)
+    return None
 
 
 def _resolve(function: str) -> Callable[..., Any]:

@@ -106,6 +106,15 @@ def test_without_a_queue_a_failing_mail_is_logged_and_the_answer_is_the_same(app
     assert "job app.jobs.deliver_mail failed in process" in caplog.text
 
 
+def test_with_redis_down_the_mail_is_sent_in_the_request(app, client, caplog):
+    make_user(app)
+    app.config["JOBS_REDIS_URL"] = f"redis://127.0.0.1:{free_port()}/0"  # nobody listens
+    assert post_form(client, "/forgot-password", email="ada@example.com").status_code == 302
+    assert "job queue unreachable" in caplog.text
+    [message] = outbox(app)
+    assert link_in(message, "/reset-password/")
+
+
 # --- the real worker on the real Redis -------------------------------------
 
 
