@@ -99,6 +99,41 @@ def send_confirmation(user: User) -> None:
     )
 
 
+def send_reset_link(email: str, url_root: str, address: str, user_agent: str) -> None:
+    """Job: mail a password-reset link to ``email`` if it names a live, enabled account.
+
+    Queued by ``/forgot-password`` for every address, known or not, so the
+    request does the same work either way (its timing tells nothing); the
+    lookup, the token and the security-log entry happen here, in the worker.
+
+    :param email: normalised address asked for.
+    :param url_root: the request's ``url_root`` (its host passed ``TRUSTED_HOSTS``),
+        which the link is built on.
+    :param address: the asking client's address, for the security log.
+    :param user_agent: its ``User-Agent``, for the security log's device label.
+    :raises smtplib.SMTPException, OSError: when delivery fails (the job is retried).
+    """
+    from app.jobs import job_app
+    from app.mail import build_message, deliver
+
+    app = job_app()
+    environ = {"REMOTE_ADDR": address, "HTTP_USER_AGENT": user_agent}
+    with app.test_request_context("/", base_url=url_root, environ_base=environ):
+        user = find_live_user(email)
+        if user is None or user.is_disabled:
+            return
+        message = build_message(
+            user.email,
+            "Reset your password",
+            "mail/reset_password.txt",
+            user=user,
+            url=url_for("auth.reset_password", token=make_token(user, "reset"), _external=True),
+            minutes=app.config["PASSWORD_RESET_MAX_AGE"] // 60,
+        )
+        deliver(message, app)
+        log_event(user.id, "password_reset_requested")
+
+
 def send_notice(user: User, kind: str) -> None:
     """Mail ``user`` a security notice: ``"password_changed"`` or ``"password_reset"``.
 

@@ -19,13 +19,13 @@ from wtforms.validators import DataRequired, EqualTo
 from app.auth import bp
 from app.auth.confirmation import send_notice
 from app.auth.forms import StrongPassword, password_hint
-from app.auth.login import account_tag, end_session, find_live_user, password_hasher
+from app.auth.login import account_tag, end_session, password_hasher
 from app.auth.security_log import log_event
-from app.auth.tokens import make_token, read_token
+from app.auth.tokens import read_token
 from app.auth.user_sessions import revoke_sessions
 from app.extensions import db
 from app.forms import email_field, form_status, normalize_email
-from app.mail import send_mail
+from app.jobs import enqueue
 from app.models.base import utcnow
 from flask_bastion import client_address, csrf_rerender, limit
 from flask_bastion.errors import CSRFRerenderForm
@@ -95,21 +95,18 @@ def _bad_link() -> tuple[str, int]:
 @limit(_mail_limit, methods=["POST"], key_func=_address_key)
 @csrf_rerender
 def forgot_password() -> Response | tuple[str, int]:
-    """Mail a reset link to the address if it has a live, enabled account; answer the same."""
+    """Queue a reset link for the address (sent if it has a live, enabled account); same answer."""
     form = ForgotPasswordForm()
     if form.validate_on_submit():
         email = normalize_email(form.email.data)
-        user = find_live_user(email)
-        if user is not None and not user.is_disabled:
-            send_mail(
-                user.email,
-                "Reset your password",
-                "mail/reset_password.txt",
-                user=user,
-                url=url_for("auth.reset_password", token=make_token(user, "reset"), _external=True),
-                minutes=current_app.config["PASSWORD_RESET_MAX_AGE"] // 60,
-            )
-            log_event(user.id, "password_reset_requested")
+        # The same work for every address: the worker looks the account up.
+        enqueue(
+            "app.auth.confirmation.send_reset_link",
+            email,
+            request.url_root,
+            client_address(),
+            request.headers.get("User-Agent", "")[:512],
+        )
         logger.info("password reset asked for tag %s from %s", account_tag(email), client_address())
         flash(RESET_SENT, "info")
         return redirect(url_for("auth.sign_in"))
