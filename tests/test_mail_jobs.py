@@ -167,6 +167,32 @@ def test_the_worker_delivers_a_reset_mail_whose_link_works(queued_app):
     assert sign_in(client, password=NEW_PASSWORD).status_code == 302
 
 
+def test_registration_queues_one_job_for_a_new_and_a_taken_address(queued_app):
+    from app.jobs import get_queue
+    from tests.test_auth import load, register
+
+    app = queued_app
+    make_user(app, email="taken@example.com")
+    with smtp_server() as (inbox, port):
+        app.config["MAIL_URL"] = f"smtp://127.0.0.1:{port}?starttls=0"
+        for address in ("new@example.com", "taken@example.com"):
+            assert register(app.test_client(), email=address).status_code == 302
+        with app.app_context():
+            assert get_queue(app).count == 2
+        assert load(app, "new@example.com") is None, "the worker makes the account"
+        run_worker(app)
+    assert load(app, "new@example.com").email_confirmed_at is None
+    subjects = {m["To"]: m["Subject"] for m in inbox.messages}
+    assert subjects == {
+        "new@example.com": "[Bastion] Confirm your email address",
+        "taken@example.com": "[Bastion] Someone tried to register with your address",
+    }
+    client = app.test_client()
+    confirm = next(m for m in inbox.messages if m["To"] == "new@example.com")
+    assert post_form(client, link_in(confirm, "/confirm-email/")).status_code == 302
+    assert sign_in(client, email="new@example.com").status_code == 302
+
+
 def test_a_failing_job_is_retried_then_listed_retried_and_purged(queued_app):
     app = queued_app
     runner = app.test_cli_runner()

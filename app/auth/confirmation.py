@@ -14,7 +14,8 @@ An unconfirmed account can't sign in: the correct password gets "confirm your
 address first" and a fresh link, so nobody can use an address they don't
 read.  A password reset also confirms the address (the link proves the same),
 which ends an account someone else "pre-registered" with a victim's address.
-The password is hashed in both cases so the two answers take as long.
+The request only hashes the password and queues :func:`registration_job`
+for either case, so the two answers take as long; the worker does the rest.
 """
 
 from __future__ import annotations
@@ -52,31 +53,64 @@ NOTICE_SUBJECTS = {
 def register_account(email: str, display_name: str, password: str) -> None:
     """Start a registration for normalised ``email``; the caller answers :data:`CHECK_INBOX`.
 
+    Hashes the password and queues :func:`registration_job`, the same work
+    whether or not the address is taken (the worker looks it up).
+
     :param email: normalised (:func:`app.forms.normalize_email`).
     :param display_name: already cleaned by the form.
     :param password: the new password (already checked by the form's rules).
     """
-    password_hash = password_hasher().hash(password)  # both branches pay for it
-    existing = find_live_user(email)
-    if existing is None:
-        user = User(email=email, display_name=display_name, password_hash=password_hash)
-        db.session.add(user)
-        try:
-            db.session.commit()
-        except IntegrityError:  # the same address registered a moment ago
-            db.session.rollback()
-            existing = find_live_user(email)
-        else:
-            log_event(user.id, "registered")
-            logger.info("account %s registered from %s", user.id, client_address())
-            send_confirmation(user)
+    from flask import request
+
+    from app.jobs import enqueue
+
+    enqueue(
+        "app.auth.confirmation.registration_job",
+        email,
+        display_name,
+        password_hasher().hash(password),
+        request.url_root,
+        client_address(),
+        request.headers.get("User-Agent", "")[:512],
+    )
+
+
+def registration_job(
+    email: str, display_name: str, password_hash: str, url_root: str, address: str, user_agent: str
+) -> None:
+    """Job: make the unconfirmed account and mail its link, or tell the address's owner.
+
+    :param password_hash: the argon2 hash (the password itself never reaches Redis).
+    :param url_root: the request's ``url_root`` (its host passed ``TRUSTED_HOSTS``).
+    :param address: the client's address and ``user_agent`` its ``User-Agent``,
+        for the log and the security log.
+    """
+    from app.jobs import job_app
+
+    app = job_app()
+    environ = {"REMOTE_ADDR": address, "HTTP_USER_AGENT": user_agent}
+    with app.test_request_context("/", base_url=url_root, environ_base=environ):
+        existing = find_live_user(email)
+        if existing is None:
+            user = User(email=email, display_name=display_name, password_hash=password_hash)
+            db.session.add(user)
+            try:
+                db.session.commit()
+            except IntegrityError:  # the same address registered a moment ago
+                db.session.rollback()
+                existing = find_live_user(email)
+            else:
+                log_event(user.id, "registered")
+                logger.info("account %s registered from %s", user.id, address)
+                send_confirmation(user)
+                return
+        if existing is None:  # pragma: no cover - deleted between the two queries
             return
-    if existing is not None:
         logger.info(
             "registration with the address of account %s (tag %s) from %s",
             existing.id,
             account_tag(email),
-            client_address(),
+            address,
         )
         send_mail(
             existing.email,
