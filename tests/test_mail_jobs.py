@@ -227,6 +227,30 @@ def test_a_failing_job_is_retried_then_listed_retried_and_purged(queued_app):
     assert "0 failed job(s)" in runner.invoke(args=["jobs", "list"]).stderr
 
 
+def test_flask_worker_runs_each_job_in_a_forked_child_with_the_app(queued_app):
+    app = queued_app
+    make_user(app)
+    with smtp_server() as (inbox, port):
+        app.config["MAIL_URL"] = f"smtp://127.0.0.1:{port}?starttls=0"
+        post_form(app.test_client(), "/forgot-password", email="ada@example.com")
+        result = app.test_cli_runner().invoke(args=["worker", "--burst"])
+        assert result.exit_code == 0, result.output
+    [message] = inbox.messages
+    assert link_in(message, "/reset-password/")
+
+
+def test_forged_and_malformed_tokens_name_nobody(app):
+    from itsdangerous import URLSafeTimedSerializer
+
+    from app.auth.tokens import PURPOSES, read_token
+
+    make_user(app)
+    with app.app_context():
+        signer = URLSafeTimedSerializer(app.config["SECRET_KEY"], salt=PURPOSES["reset"][0])
+        for payload in (["1", "x"], [1, 2], "text", [999, "x"]):
+            assert read_token(signer.dumps(payload), "reset") is None, payload
+
+
 def test_jobs_commands_explain_that_there_is_no_queue(runner):
     for args in (["jobs", "list"], ["jobs", "purge"], ["worker", "--burst"]):
         result = runner.invoke(args=args)
