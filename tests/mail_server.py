@@ -5,9 +5,11 @@ from __future__ import annotations
 import email
 import email.policy
 import socket
+import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
@@ -43,8 +45,12 @@ LOGIN = ("bastion", "s3cret pass")
 
 
 @contextmanager
-def smtp_server() -> Iterator[tuple[Inbox, int]]:
-    """Run an SMTP server on 127.0.0.1 that accepts only :data:`LOGIN`; yields (inbox, port)."""
+def smtp_server(tls: tuple[Path, Path] | None = None) -> Iterator[tuple[Inbox, int]]:
+    """Run an SMTP server on 127.0.0.1 that accepts only :data:`LOGIN`; yields (inbox, port).
+
+    :param tls: ``(certificate, key)`` files: the server offers STARTTLS and
+        requires it before anything else.
+    """
     user, password = LOGIN
     inbox = Inbox()
 
@@ -58,12 +64,18 @@ def smtp_server() -> Iterator[tuple[Inbox, int]]:
         return AuthResult(success=ok, handled=False)  # handled=False: aiosmtpd answers 535
 
     port = free_port()
+    options: dict[str, Any] = {}
+    if tls:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(*tls)
+        options = {"tls_context": context, "require_starttls": True}
     controller = Controller(
         inbox,
         hostname="127.0.0.1",
         port=port,
         authenticator=authenticate,
         auth_require_tls=False,
+        **options,
     )
     controller.start()
     try:

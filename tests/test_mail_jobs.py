@@ -46,6 +46,28 @@ def test_the_smtp_backend_logs_in_and_delivers_to_a_real_server(app):
     assert "Hello Ada," in received.get_content()
 
 
+def test_starttls_verifies_the_server_certificate(app, tmp_path, monkeypatch):
+    import shutil
+    import ssl
+
+    from tests.deployment.stack import make_certificate
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed; it makes the test certificate")
+    cert, key = make_certificate(tmp_path)
+    message = a_message(app)
+    with smtp_server(tls=(cert, key)) as (inbox, port):
+        app.config["MAIL_URL"] = f"smtp://bastion:s3cret%20pass@127.0.0.1:{port}"
+        with pytest.raises(ssl.SSLCertVerificationError):
+            deliver(message, app)  # a self-signed certificate nobody trusts
+        assert inbox.messages == []
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # OpenSSL's default CA file: now trusted
+        deliver(message, app)
+    [received] = inbox.messages
+    assert inbox.logins == ["bastion"]
+    assert received["To"] == "ada@example.com"
+
+
 def test_the_smtp_backend_refuses_a_server_without_starttls(app):
     message = a_message(app)
     with smtp_server() as (inbox, port):
