@@ -253,6 +253,18 @@ class Stack:
                 found.append(message)
         return found  # type: ignore[return-value]
 
+    def mailed_link(self, address: str, path: str) -> str:
+        """The path (prefix included) of the link to ``path`` in the newest mail to ``address``.
+
+        :raises AssertionError: when there is no such mail or link.
+        """
+        mails = self.mails_to(address)
+        assert mails, f"no mail to {address}"
+        body = mails[-1].get_content()
+        match = re.search(rf"{re.escape(self.url(''))}({re.escape(PREFIX + path)}\S+)", body)
+        assert match, body
+        return match.group(1)
+
     def create_user(self, email: str, name: str, password: str, *, admin: bool = False) -> None:
         """``flask users create EMAIL --name NAME --password-stdin`` (production config)."""
         extra = ["--admin"] if admin else []
