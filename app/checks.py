@@ -81,6 +81,27 @@ class DeploymentAudit(SecurityAudit):
                 "run  flask db upgrade",
             )
 
+    def check_mail(self) -> Iterator[Finding]:
+        """Mail really leaves (``smtp://``/``smtps://``) and goes through the job queue."""
+        from app.jobs import queue_url
+        from app.mail import SENDING_SCHEMES
+
+        url = str(self.config.get("MAIL_URL") or "")
+        if url.partition("://")[0] not in SENDING_SCHEMES:
+            yield Finding(
+                "MAIL_URL",
+                f"is {url.partition('://')[0] + '://' if url else 'not set'}: password-reset and "
+                "confirmation mails never reach anyone",
+                "set MAIL_URL=smtps://user:password@smtp.example.com:465 (or smtp://...:587)",
+            )
+        if queue_url(self.config) is None:
+            yield Finding(
+                "JOBS_REDIS_URL",
+                "names no Redis: mail is sent inside the web request, without retries",
+                "set JOBS_REDIS_URL (or RATELIMIT_STORAGE_URI) to redis://host:6379/0 "
+                "and run  flask worker",
+            )
+
     def check_assets(self) -> Iterator[Finding]:
         """Every CSS/JS bundle is built (production refuses to serve without them)."""
         registry = self.app.extensions["bastion.assets"]

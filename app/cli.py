@@ -1,10 +1,10 @@
 """``flask`` commands.
 
 Flask-Migrate adds ``flask db`` and Flask-Assets ``flask assets``; this
-module adds ``flask check [--deploy]`` and ``flask purge``, and
-:mod:`app.auth.cli` adds ``flask users`` and :mod:`app.auth.api_keys_cli`
-``flask api-keys``.  Errors are one line on stderr and
-a non-zero exit (``click.ClickException``).
+module adds ``flask check [--deploy]`` and ``flask purge``,
+:mod:`app.auth.cli` adds ``flask users``, :mod:`app.auth.api_keys_cli`
+``flask api-keys`` and :mod:`app.jobs_cli` ``flask worker`` and
+``flask jobs``.  Errors are one line on stderr and a non-zero exit (``click.ClickException``).
 """
 
 from __future__ import annotations
@@ -251,8 +251,11 @@ def init_cli(app: Flask) -> None:
     """Register the ``flask`` commands on ``app``."""
     from app.auth.api_keys_cli import api_keys
     from app.auth.cli import users
+    from app.jobs_cli import jobs, worker
 
     app.cli.add_command(api_keys)
     app.cli.add_command(check)
     app.cli.add_command(purge)
     app.cli.add_command(users)
+    app.cli.add_command(jobs)
+    app.cli.add_command(worker)

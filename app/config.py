@@ -41,6 +41,8 @@ SETTING_TYPES: dict[str, type] = {
     "MAX_FORM_PARTS": int,
     "WTF_CSRF_TIME_LIMIT": int,
     "SERVER_NAME": str,
+    "MAIL_URL": str,
+    "JOBS_REDIS_URL": str,
 }
 
 
@@ -183,6 +185,30 @@ class Config(SecurityDefaults):
     #: Days an account's security-log entries are kept (``flask purge`` removes older ones).
     SECURITY_LOG_RETENTION_DAYS = 365
 
+    # --- mail and background jobs (app.mail, app.jobs) -------------------
+    #: console://, file://<dir>, memory://, smtp://user:pass@host:587 (STARTTLS) or
+    #: smtps://user:pass@host:465.  ``None`` (unset): console:// and a warning from
+    #: ``flask check --deploy`` (production should send real mail).
+    MAIL_URL: str | None = None
+    MAIL_FROM = "Bastion <no-reply@localhost>"
+    #: Seconds an SMTP connection may take (connect, each command).
+    MAIL_TIMEOUT = 15
+    #: Redis of the job queue; empty: RATELIMIT_STORAGE_URI's; memory://: no queue (in process).
+    JOBS_REDIS_URL: str | None = None
+    JOBS_QUEUE = "bastion"
+    #: Seconds before each retry of a failed job (so 3 retries by default).
+    JOBS_RETRY_INTERVALS = ["10", "60", "300"]
+    #: Seconds a job that failed for good stays in the failed registry (flask jobs list).
+    JOBS_FAILED_TTL = 30 * 24 * 3600
+    #: Seconds a job may run before the worker kills it.
+    JOBS_TIMEOUT = 60
+    #: Seconds a password-reset link works (it also dies when used or the password changes).
+    PASSWORD_RESET_MAX_AGE = 3600
+    #: Seconds an email-confirmation link works.
+    EMAIL_CONFIRM_MAX_AGE = 3 * 24 * 3600
+    #: Requests for a reset or confirmation mail, per address and per client.
+    MAIL_RATE_LIMIT = "3 per hour; 10 per day"
+
     # --- CSRF (Flask-WTF) ------------------------------------------------
     WTF_CSRF_TIME_LIMIT = 3600
     WTF_CSRF_SSL_STRICT = True
@@ -254,11 +280,18 @@ class Config(SecurityDefaults):
             "REGISTER_RATE_LIMIT",
             "API_KEY_RATE_LIMIT",
             "API_RATE_LIMIT",
+            "MAIL_RATE_LIMIT",
         ):
             try:
                 limits_setting(name, config.get(name))
             except ValueError as error:
                 raise ConfigError(str(error)) from None
+        from app.mail import MailError, check_mail_url
+
+        try:
+            check_mail_url(str(config.get("MAIL_URL") or "console://"))
+        except MailError as error:
+            raise ConfigError(str(error)) from None
 
 
 class DevelopmentConfig(Config):
@@ -272,6 +305,7 @@ class DevelopmentConfig(Config):
     PREFERRED_URL_SCHEME = "http"
     TRUSTED_HOSTS = ["127.0.0.1", "localhost"]
     ASSETS_AUTO_BUILD = True
+    MAIL_URL = "console://"
 
 
 class TestingConfig(Config):
@@ -294,6 +328,8 @@ class TestingConfig(Config):
     ASSETS_AUTO_BUILD = False
     ASSETS_BUILD_ON_START = True
     REQUEST_LOG = True
+    MAIL_URL = "memory://"
+    JOBS_REDIS_URL = "memory://"
 
 
 class ProductionConfig(Config):

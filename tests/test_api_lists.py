@@ -9,6 +9,7 @@ import re
 import pytest
 
 from app.extensions import db
+from app.models.base import utcnow
 from app.models.story import Story
 from app.models.user import User
 from tests.api_client import ApiClient
@@ -186,6 +187,7 @@ def test_hostile_bodies_never_500_on_each_database(any_db, payload):
             email="h@example.com",
             display_name="H",
             password_hash=any_db.extensions["passwords"].hash("correct horse battery staple"),
+            email_confirmed_at=utcnow(),
         )
         db.session.add(user)
         db.session.commit()

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import re
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import INCLUDE_DELETED
+from app.models.base import utcnow
 from app.models.user import User
 from tests.helpers import CSRF_INPUT, csrf_token, post_form
 
@@ -33,6 +35,8 @@ def sign_out(client):
 
 
 def make_user(app, email="ada@example.com", name="Ada", password=PASSWORD, **fields) -> int:
+    """An account with a confirmed address (``email_confirmed_at=None`` for an unconfirmed one)."""
+    fields.setdefault("email_confirmed_at", utcnow())
     with app.app_context():
         user = User(
             email=email,
@@ -58,17 +62,49 @@ def signed_in(client) -> bool:
 # --- registration ---------------------------------------------------------
 
 
-def test_register_creates_a_hashed_account_and_signs_in(app, client):
+def outbox(app) -> list:
+    """The messages the ``memory://`` mail backend received (tests: jobs run in process)."""
+    return app.extensions.setdefault("mail_outbox", [])
+
+
+def link_in(message, path: str) -> str:
+    """The path of the first link to ``path`` in ``message``'s body (host stripped)."""
+    match = re.search(rf"https?://[^/\s]+({re.escape(path)}\S*)", message.get_content())
+    assert match, f"no {path} link in {message.get_content()!r}"
+    return match.group(1)
+
+
+def confirm(client, message):
+    """Follow the confirmation link of ``message`` and press its button."""
+    path = link_in(message, "/confirm-email/")
+    return post_form(client, path)
+
+
+def test_register_creates_an_unconfirmed_account_and_mails_a_link(app, client):
     response = register(client, email="  Ada@Example.COM ")
     assert response.status_code == 302
-    assert response.headers["Location"] == "/account"
+    assert response.headers["Location"] == "/sign-in"
+    assert "Check your inbox" in client.get("/sign-in").get_data(as_text=True)
     user = load(app)
     assert user.display_name == "Ada"
+    assert user.email_confirmed_at is None
     assert user.password_hash.startswith("$argon2id$")
     assert PASSWORD not in user.password_hash
+    assert not signed_in(client)
+    # Not confirmed yet: the right password gets "confirm first" (and a new link).
+    refused = sign_in(client)
+    assert refused.status_code == 422
+    assert "confirm your email address first" in refused.get_data(as_text=True)
+    assert not signed_in(client)
+    [first, again] = outbox(app)
+    assert first["To"] == "ada@example.com"
+    assert confirm(client, first).headers["Location"] == "/sign-in"
+    assert load(app).email_confirmed_at is not None
+    # Confirming changed the fingerprint: the second link is dead now.
+    assert client.get(link_in(again, "/confirm-email/")).status_code == 404
+    assert sign_in(client).status_code == 302
     page = client.get("/account").get_data(as_text=True)
     assert "ada@example.com" in page
-    assert "Welcome, Ada." in page
 
 
 @pytest.mark.parametrize(
@@ -96,11 +132,18 @@ def test_mismatched_confirmation_is_refused(client):
     assert "The two passwords differ." in response.get_data(as_text=True)
 
 
-def test_duplicate_email_is_refused(app, client):
+def test_an_existing_address_gets_the_same_answer_and_its_owner_a_mail(app, client):
     make_user(app)
-    response = register(client, email="ADA@example.com")
-    assert response.status_code == 422
-    assert "already exists" in response.get_data(as_text=True)
+    response = register(client, email="ADA@example.com", name="Mallory")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/sign-in"
+    assert "Check your inbox" in client.get("/sign-in").get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(User)) == 1
+    [message] = outbox(app)
+    assert message["To"] == "ada@example.com"
+    assert "Someone tried to register" in message["Subject"]
+    assert link_in(message, "/forgot-password")
 
 
 # --- sign in --------------------------------------------------------------

@@ -124,6 +124,7 @@ def test_a_clean_production_deployment_passes(tmp_path, postgres_url, redis_url)
         **production(tmp_path),
         "DATABASE_URL": postgres_url,
         "RATELIMIT_STORAGE_URI": redis_url,
+        "MAIL_URL": "smtps://bastion:secret@smtp.example.com:465",
         "PROXY_FIX_X_FOR": "1",
         "PROXY_FIX_X_PROTO": "1",
     }
@@ -163,9 +164,11 @@ def test_a_careless_deployment_fails_with_every_problem(tmp_path):
         "RATELIMIT_STORAGE_URI: keeps counts in memory with 4 processes",
         "DATABASE_URL: is SQLite",
         "migrations: the database is at no revision",
+        "MAIL_URL: is not set",
+        "JOBS_REDIS_URL: names no Redis",
     ):
         assert setting in result.stdout
-    assert "Error: 7 problem(s) found" in result.stderr
+    assert "Error: 9 problem(s) found" in result.stderr
 
 
 def test_the_app_checks_name_migrations_assets_and_the_development_key(app, tmp_path, monkeypatch):

@@ -36,6 +36,7 @@ from hypothesis import strategies as st
 
 from app.config import ProductionConfig
 from app.extensions import db
+from app.models.base import utcnow
 from app.models.story import Story
 from app.models.user import User
 from tests.conftest import make_app
@@ -472,6 +473,8 @@ def seed(app: Flask) -> None:
             password_hash=hasher.hash(PASSWORD),
             is_admin=True,
         )
+        for user in (alice, bob, admin):
+            user.email_confirmed_at = utcnow()
         db.session.add_all([alice, bob, admin])
         db.session.flush()
         for author, title, published in (

@@ -6,12 +6,18 @@ import logging
 
 from flask import current_app, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
 from app.auth import bp
 from app.auth.api_key_routes import account_page
 from app.auth.api_keys import revoke_all
+from app.auth.confirmation import (
+    CHECK_INBOX,
+    UNCONFIRMED,
+    register_account,
+    send_confirmation,
+    send_notice,
+)
 from app.auth.forms import (
     ApiKeyForm,
     ChangePasswordForm,
@@ -80,30 +86,16 @@ def _redirect_after_sign_in() -> Response:
 @limit(_register_limit, methods=["POST"], key_func=client_address)
 @csrf_rerender
 def register() -> Response | tuple[str, int]:
-    """Create an account and sign in."""
+    """Start a registration: "check your inbox", whether or not the address is taken."""
     if current_user.is_authenticated:
         return redirect(url_for("auth.account"))
     form = RegisterForm()
     if form.validate_on_submit():
+        # The same answer whether or not the address has an account (app.auth.confirmation).
         email = normalize_email(form.email.data)
-        if find_live_user(email) is None:
-            user = User(
-                email=email,
-                display_name=form.display_name.data.strip(),
-                password_hash=password_hasher().hash(form.password.data),
-            )
-            db.session.add(user)
-            try:
-                db.session.commit()
-            except IntegrityError:  # the same address registered a moment ago
-                db.session.rollback()
-            else:
-                start_session(user)
-                log_event(user.id, "registered")
-                logger.info("account %s registered from %s", user.id, client_address())
-                flash(f"Welcome, {user.display_name}. Your account is ready.", "success")
-                return redirect(url_for("auth.account"))
-        form.email.errors.append("An account with this email already exists. Sign in instead.")
+        register_account(email, form.display_name.data.strip(), form.password.data)
+        flash(CHECK_INBOX, "info")
+        return redirect(url_for("auth.sign_in"))
     return render_template("auth/register.html", form=form), form_status(form)
 
 
@@ -130,6 +122,10 @@ def sign_in() -> Response | tuple[str, int]:
             reason = "disabled account"
             log_event(user.id, "sign_in_failed", "account disabled")
             form.form_errors.append("This account is disabled. Contact the site's team.")
+        elif user.email_confirmed_at is None:
+            reason = "unconfirmed address"
+            send_confirmation(user)
+            form.form_errors.append(UNCONFIRMED)
         else:
             if hasher.needs_rehash(user.password_hash):
                 user.password_hash = hasher.hash(form.password.data)
@@ -190,6 +186,7 @@ def change_password() -> Response | tuple[str, int]:
             db.session.commit()
             remember = current_app.config["REMEMBER_COOKIE_NAME"] in request.cookies
             start_session(user, remember=remember)
+            send_notice(user, "password_changed")
             logger.info("account %s changed its password", user.id)
             flash("Your password has been changed. Other devices have been signed out.", "success")
             return redirect(url_for("auth.account"))

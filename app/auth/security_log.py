@@ -25,6 +25,9 @@ EVENT_LABELS = {
     "session_revoked": "Signed out a session",
     "sessions_revoked": "Signed out every other session",
     "password_changed": "Password changed",  # nosec B105 - a label, not a password
+    "password_reset_requested": "Password reset link sent",  # nosec B105 - a label
+    "password_reset": "Password reset by email link",  # nosec B105 - a label
+    "email_confirmed": "Email address confirmed",
     "api_key_created": "API key created",
     "api_key_revoked": "API key revoked",
 }

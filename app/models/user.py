@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Boolean, Index, Integer, String, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
-from app.models.base import TimestampMixin
+from app.models.base import TimestampMixin, UTCDateTime
 from app.models.soft_delete import SoftDeleteMixin
 
 if TYPE_CHECKING:
@@ -23,6 +24,9 @@ class User(SoftDeleteMixin, TimestampMixin, db.Model):
     account was deleted.  ``session_version`` goes into the Flask-Login id, with
     the token of a server-side session (:mod:`app.auth.user_sessions`):
     raising it (on a password change) signs the account out everywhere else.
+    ``email_confirmed_at`` is set when the owner follows the confirmation link
+    (or a password-reset link, which proves the same); an account without it
+    can't sign in (:mod:`app.auth.confirmation`).
     """
 
     __tablename__ = "user_account"
@@ -43,6 +47,7 @@ class User(SoftDeleteMixin, TimestampMixin, db.Model):
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     is_disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     session_version: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
+    email_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     stories: Mapped[list[Story]] = relationship(
         back_populates="author", lazy="raise", passive_deletes=True
     )

@@ -26,6 +26,8 @@ Used by ``tests/deployment/`` and ``bench/load.py``.
 from __future__ import annotations
 
 import contextlib
+import email
+import email.policy
 import itertools
 import os
 import re
@@ -38,6 +40,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from email.message import EmailMessage
 from pathlib import Path
 
 from tests.deployment.client import SERVER_NAME, Client
@@ -238,6 +241,30 @@ class Stack:
             [str(VENV_BIN / "flask"), *args], env=self.env, input_text=input_text, check=check
         )
 
+    def mails_to(self, address: str) -> list[EmailMessage]:
+        """The mails the instances wrote to ``address``, oldest first.
+
+        ``MAIL_URL`` is ``file://<root>/mail`` (see :func:`app_environment`).
+        """
+        found = []
+        for path in sorted((self.root / "mail").glob("*.eml"), key=lambda p: p.stat().st_mtime_ns):
+            message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            if message["To"] == address:
+                found.append(message)
+        return found  # type: ignore[return-value]
+
+    def mailed_link(self, address: str, path: str) -> str:
+        """The path (prefix included) of the link to ``path`` in the newest mail to ``address``.
+
+        :raises AssertionError: when there is no such mail or link.
+        """
+        mails = self.mails_to(address)
+        assert mails, f"no mail to {address}"
+        body = mails[-1].get_content()
+        match = re.search(rf"{re.escape(self.url(''))}({re.escape(PREFIX + path)}\S+)", body)
+        assert match, body
+        return match.group(1)
+
     def create_user(self, email: str, name: str, password: str, *, admin: bool = False) -> None:
         """``flask users create EMAIL --name NAME --password-stdin`` (production config)."""
         extra = ["--admin"] if admin else []
@@ -314,9 +341,19 @@ def make_certificate(directory: Path) -> tuple[Path, Path]:
 
 
 def app_environment(
-    *, secret_key: str, database_url: str, redis_url: str, extra: Mapping[str, str] | None
+    *,
+    secret_key: str,
+    database_url: str,
+    redis_url: str,
+    extra: Mapping[str, str] | None,
+    mail_dir: Path | None = None,
 ) -> dict[str, str]:
-    """The production environment of the app: the README's settings plus ``extra``."""
+    """The production environment of the app: the README's settings plus ``extra``.
+
+    Mail goes to ``.eml`` files in ``mail_dir`` (:meth:`Stack.mails_to` reads
+    them), sent by the instances themselves (``JOBS_REDIS_URL=memory://``: the
+    stack runs no worker).
+    """
     kept = ("PATH", "HOME", "LANG", "LC_ALL", "TZ")
     env = {name: os.environ[name] for name in kept if name in os.environ}
     env.update(
@@ -333,6 +370,8 @@ def app_environment(
             "SECURITY_CONTACT": "mailto:security@example.com",
             "WEB_CONCURRENCY": "2",
             "PYTHONDONTWRITEBYTECODE": "1",
+            "MAIL_URL": f"file://{mail_dir}" if mail_dir else "console://",
+            "JOBS_REDIS_URL": "memory://",
         }
     )
     env.update(extra or {})
@@ -382,6 +421,7 @@ def start_stack(
             database_url=postgres.url,
             redis_url=redis.url,
             extra={"WEB_CONCURRENCY": str(workers), **(env or {})},
+            mail_dir=root / "mail",
         )
         flask = [str(VENV_BIN / "flask")]
         run([*flask, "assets", "build"], env=app_env)
