@@ -134,7 +134,8 @@ def new_account(stack: Stack, name: str | None = None) -> Account:
 
 
 def registered_client(stack: Stack, name: str | None = None) -> tuple[Account, Client]:
-    """Register an account through nginx with the register form, from a fresh address.
+    """Register an account through nginx with the register form, from a fresh address,
+    confirm it with the mailed link and sign in.
 
     An HTTP client, not the browser: it is quicker than a page, and quicker
     than ``flask users create`` (a process start in production config).
@@ -156,6 +157,12 @@ def registered_client(stack: Stack, name: str | None = None) -> tuple[Account, C
          "password": account.password, "confirm": account.password},
     )  # fmt: skip
     assert response.status == 302, (response.status, response.text[:300])
+    confirmed = client.post_form(stack.mailed_link(account.email, "/confirm-email/"), {})
+    assert confirmed.status == 302, (confirmed.status, confirmed.text[:300])
+    signed_in = client.post_form(
+        f"{PREFIX}/sign-in", {"email": account.email, "password": account.password}
+    )
+    assert signed_in.status == 302, (signed_in.status, signed_in.text[:300])
     return account, client
 
 

@@ -25,8 +25,9 @@ API_DOCS = "/api/v1/docs/"
 EXPIRED = "Your form has expired or did not come from this site."
 
 
-def register(tab: Tab, account: Account) -> None:
-    """Create ``account`` through the Register link and form; land signed in."""
+def register(tab: Tab, account: Account, stack: Stack) -> None:
+    """Create ``account`` through the Register link and form, follow the link of the
+    confirmation mail, and sign in."""
     page = tab.page
     tab.goto("/")
     tab.follow(page.get_by_role("link", name="Register"))
@@ -35,7 +36,11 @@ def register(tab: Tab, account: Account) -> None:
     page.get_by_label("Password", exact=True).fill(account.password)
     page.get_by_label("Repeat the password").fill(account.password)
     tab.follow(page.get_by_role("button", name="Create account"))
-    expect(tab.flash()).to_contain_text(f"Welcome, {account.name}. Your account is ready.")
+    expect(tab.flash()).to_contain_text("Check your inbox")
+    tab.goto(stack.mailed_link(account.email, "/confirm-email/").removeprefix(PREFIX))
+    tab.follow(page.get_by_role("button", name="Confirm my address"))
+    expect(tab.flash()).to_contain_text("Your email address is confirmed.")
+    sign_in(tab, account)
 
 
 def background_rgb(control: Locator) -> tuple[int, int, int]:
@@ -56,11 +61,11 @@ def move_to_trash(tab: Tab) -> None:
     tab.follow(dialog.get_by_role("button", name="Move to trash"))
 
 
-def test_register_write_edit_delete_restore_and_sign_out(tab: Tab) -> None:
+def test_register_write_edit_delete_restore_and_sign_out(tab: Tab, stack: Stack) -> None:
     page = tab.page
     tag = secrets.token_hex(3)
     account = Account(f"journey-{tag}@example.com", f"Journey {tag}", "lantern-orchard-velvet-42")
-    register(tab, account)
+    register(tab, account, stack)
     sign_out(tab)
     sign_in(tab, account)
 
