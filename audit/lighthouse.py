@@ -82,12 +82,41 @@ def missing() -> str | None:
     return None
 
 
+#: ``runtimeError`` codes of a run that failed to record the page, not of a page that
+#: failed: Lighthouse itself says "Please run Lighthouse again" for these.
+TRANSIENT_ERRORS = frozenset({"NO_NAVSTART", "NO_TRACING_STARTED", "NO_SCREENSHOTS", "NO_DCL"})
+#: Runs of one page at most while they end in a :data:`TRANSIENT_ERRORS` error.
+ATTEMPTS = 3
+
+
+def transient_error(report: Mapping[str, Any]) -> bool:
+    """Whether ``report`` ended in an error of Lighthouse's recording (:data:`TRANSIENT_ERRORS`)."""
+    return (report.get("runtimeError") or {}).get("code") in TRANSIENT_ERRORS
+
+
 def run(url: str, output: Path, *, timeout: float = 180.0) -> dict[str, Any]:
     """Score ``url`` with the Lighthouse CLI; write the JSON report to ``output`` and return it.
 
+    A run that failed to record the page (:func:`transient_error`, e.g.
+    ``NO_NAVSTART`` on a busy machine) is made again, :data:`ATTEMPTS` runs at
+    most; the last report counts.
+
     :param url: the page (``https://localhost:PORT/...``; the certificate is not checked).
     :param output: the report's path (its folder is created).
-    :param timeout: seconds before the run is abandoned.
+    :param timeout: seconds before each run is abandoned.
+    :raises LighthouseError: when Lighthouse is missing, times out or writes no report.
+    """
+    report = run_once(url, output, timeout=timeout)
+    for _ in range(ATTEMPTS - 1):
+        if not transient_error(report):
+            break
+        report = run_once(url, output, timeout=timeout)
+    return report
+
+
+def run_once(url: str, output: Path, *, timeout: float = 180.0) -> dict[str, Any]:
+    """One Lighthouse run of ``url`` (see :func:`run`), its report written to ``output``.
+
     :raises LighthouseError: when Lighthouse is missing, times out or writes no report.
     """
     reason = missing()

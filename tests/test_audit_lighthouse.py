@@ -196,3 +196,9 @@ def test_without_chromium_the_audit_skips_lighthouse_but_ci_fails(monkeypatch, t
     failed = run.lighthouse_result(stack=None, site=None)  # type: ignore[arg-type]
     assert not failed.ok
     assert failed.summary.startswith("missing under CI: a failure: ")
+
+
+def test_only_errors_of_the_recording_are_run_again():
+    assert lighthouse.transient_error({"runtimeError": {"code": "NO_NAVSTART", "message": "x"}})
+    assert not lighthouse.transient_error({"runtimeError": {"code": "FAILED_DOCUMENT_REQUEST"}})
+    assert not lighthouse.transient_error({"categories": {}})
