@@ -305,3 +305,14 @@ def test_an_unfinished_set_up_under_an_old_key_starts_again(app, client, clock):
     response = post_form(client, f"{PAGE}/confirm", PAGE, code=code(secret))
     assert response.status_code == 422
     assert "two_factor_enabled" not in kinds(app)
+
+
+@pytest.mark.settings(REQUIRE_2FA_FOR_ADMINS=True)
+def test_the_admin_rule_loads_no_user_for_requests_without_a_session(app):
+    """Health checks and crawlers carry no cookie: the rule does not even ask who is there."""
+    from flask_login import user_accessed
+
+    accessed = []
+    with user_accessed.connected_to(lambda sender, **extra: accessed.append(1), app):
+        assert app.test_client().get("/healthz").status_code == 200
+    assert accessed == []

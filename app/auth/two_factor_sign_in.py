@@ -173,6 +173,12 @@ def require_two_factor_for_admins() -> Response | None:
         return None
     if request.endpoint in SETUP_ENDPOINTS or request.endpoint is None:
         return None
+    config = current_app.config
+    if (
+        config["SESSION_COOKIE_NAME"] not in request.cookies
+        and config.get("REMEMBER_COOKIE_NAME", "remember_token") not in request.cookies
+    ):  # no browser session to hold an administrator: no user to load (health checks, crawlers)
+        return None
     if not (current_user.is_authenticated and current_user.is_admin):
         return None
     if g.get("user_session") is None or is_enabled(current_user.id):
