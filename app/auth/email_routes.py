@@ -13,12 +13,11 @@ import logging
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
-from wtforms import PasswordField, SubmitField
-from wtforms.validators import DataRequired, EqualTo
+from wtforms import SubmitField
 
 from app.auth import bp
 from app.auth.confirmation import send_notice
-from app.auth.forms import StrongPassword, password_hint
+from app.auth.forms import NewPasswordForm
 from app.auth.login import account_tag, end_session, password_hasher
 from app.auth.security_log import log_event
 from app.auth.tokens import read_token
@@ -29,7 +28,6 @@ from app.jobs import enqueue
 from app.models.base import utcnow
 from flask_bastion import client_address, csrf_rerender, limit
 from flask_bastion.errors import CSRFRerenderForm
-from flask_bastion.passwords import MAX_LENGTH
 
 logger = logging.getLogger("bastion.auth")
 
@@ -46,25 +44,10 @@ class ForgotPasswordForm(CSRFRerenderForm):
     submit = SubmitField("Send me a link")
 
 
-class ResetPasswordForm(CSRFRerenderForm):
+class ResetPasswordForm(NewPasswordForm):
     """Choose a new password (the same rules as registration)."""
 
-    new_password = PasswordField(
-        "New password",
-        validators=[DataRequired("Please choose a new password."), StrongPassword()],
-        render_kw={"autocomplete": "new-password", "maxlength": MAX_LENGTH},
-    )
-    confirm = PasswordField(
-        "Repeat the new password",
-        validators=[EqualTo("new_password", "The two passwords differ.")],
-        render_kw={"autocomplete": "new-password"},
-    )
     submit = SubmitField("Set the new password")
-
-    def __init__(self, *args, personal_values: tuple[str, ...] = (), **kwargs) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(*args, **kwargs)
-        self.personal_values = personal_values
-        self.new_password.description = password_hint()
 
 
 class ConfirmEmailForm(CSRFRerenderForm):

@@ -97,14 +97,13 @@ class SignInForm(CSRFRerenderForm):
     submit = SubmitField("Sign in")
 
 
-class ChangePasswordForm(CSRFRerenderForm):
-    """Change the password; asks for the current one."""
+class NewPasswordForm(CSRFRerenderForm):
+    """A new password, typed twice, under the registration rules (:class:`StrongPassword`).
 
-    current_password = PasswordField(
-        "Current password",
-        validators=[DataRequired("Please enter your current password.")],
-        render_kw={"autocomplete": "current-password"},
-    )
+    :param personal_values: the account's email and display name, which the
+        password must not be built on.
+    """
+
     new_password = PasswordField(
         "New password",
         validators=[DataRequired("Please choose a new password."), StrongPassword()],
@@ -115,12 +114,22 @@ class ChangePasswordForm(CSRFRerenderForm):
         validators=[EqualTo("new_password", "The two passwords differ.")],
         render_kw={"autocomplete": "new-password"},
     )
-    submit = SubmitField("Change password")
 
     def __init__(self, *args, personal_values: tuple[str, ...] = (), **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
         self.personal_values = personal_values
         self.new_password.description = password_hint()
+
+
+class ChangePasswordForm(NewPasswordForm):
+    """Change the password; asks for the current one."""
+
+    current_password = PasswordField(
+        "Current password",
+        validators=[DataRequired("Please enter your current password.")],
+        render_kw={"autocomplete": "current-password"},
+    )
+    submit = SubmitField("Change password")
 
 
 class DeleteAccountForm(CSRFRerenderForm):
