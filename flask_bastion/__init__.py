@@ -28,9 +28,9 @@ import logging
 from typing import Any
 
 from flask import Blueprint, Flask
-from flask_compress import Compress
 from flask_wtf.csrf import CSRFProtect
 
+from .compression import init_compression
 from .defaults import apply_defaults
 from .errors import (
     CSRFRerenderForm,
@@ -108,7 +108,7 @@ class Bastion:
         init_headers(app)
         init_ratelimit(app, self.rate_limiter_class)
         self.init_csrf(app)
-        Compress(app)
+        init_compression(app)
         init_errors(app)
         init_security_txt(app)
         self.init_cookie_paths(app)

@@ -5,7 +5,8 @@ the request has no session cookie.  :class:`CachedSerializerSessionInterface`
 keeps one per ``(SECRET_KEY, SECRET_KEY_FALLBACKS)`` pair, so key rotation
 still takes effect at once.  A request without a session cookie (every
 first visit, every health probe) gets a new empty session without Flask's
-lookup, which raises and catches a ``KeyError`` for a missing cookie.
+lookup, which raises and catches a ``KeyError`` for a missing cookie, and
+answers with no cookie work at all when the session stayed empty.
 Everything else (signing, cookie flags, expiry) is Flask's own
 ``SecureCookieSessionInterface``.
 """
@@ -14,8 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Request
-from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from flask import Flask, Request, Response
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 from itsdangerous import URLSafeTimedSerializer
 
 
@@ -45,3 +46,13 @@ class CachedSerializerSessionInterface(SecureCookieSessionInterface):
                 return None
             return self.session_class()
         return super().open_session(app, request)
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        """Flask's ``save_session``, without reading seven cookie settings for an empty
+        session that nothing changed (no cookie came, none goes): then only
+        ``Vary: Cookie`` is added, when the session was read, as Flask does."""
+        if not session and not session.modified:
+            if session.accessed:
+                response.vary.add("Cookie")
+            return
+        super().save_session(app, session, response)

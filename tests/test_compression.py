@@ -65,3 +65,29 @@ def test_stylesheets_are_compressed(client):
     response = client.get(url, headers={"Accept-Encoding": "br"})
     assert response.headers["Content-Encoding"] == "br"
     assert brotli.decompress(response.data) == plain
+
+
+def test_a_compressed_etag_answers_304(app, people, client):
+    """Flask-Compress turns the ETag into "...:br"; that tag, sent back, gives a 304."""
+    from tests.test_stories import make_story
+
+    for number in range(8):  # a list long enough to be compressed
+        make_story(app, people["author"], title=f"Story number {number}", body="Words. " * 40)
+    br = {"Accept-Encoding": "br", "Accept": "application/json"}
+    first = client.get("/api/v1/stories", headers=br)
+    assert first.status_code == 200
+    assert first.headers["Content-Encoding"] == "br"
+    tag = first.headers["ETag"]
+    assert tag.endswith(':br"')
+    again = client.get("/api/v1/stories", headers={**br, "If-None-Match": tag})
+    assert again.status_code == 304
+    assert again.data == b""
+    other = client.get("/api/v1/stories", headers={**br, "If-None-Match": '"other:br"'})
+    assert other.status_code == 200
+
+
+def test_pages_carry_no_date_header_of_their_own(client):
+    """gunicorn writes Date; a second one from the app would make two (RFC 9110, 6.6.1)."""
+    response = client.get("/about", headers={"Accept-Encoding": "br"})
+    assert response.headers["Content-Encoding"] == "br"
+    assert "Date" not in response.headers

@@ -222,3 +222,30 @@ def test_a_signed_in_visit_does_not_empty_the_caches(app, clock):
             assert member.get("/about").status_code == 200
         assert any(s.lstrip().upper().startswith("UPDATE") for s in statements), "last seen"
     assert queries_for(app, anonymous, "/stories/")[0] == 0
+
+
+@pytest.mark.settings(RATELIMIT_ENABLED=True, RATELIMIT_DEFAULT="100 per second")
+def test_a_visit_without_cookies_loads_no_user(app, clock):
+    """No sign-in cookie, nobody signed in (app/visitors.py): a kept page is served
+    with no user loaded, by the rate-limit key and the cache alike; with a cookie,
+    Flask-Login loads the user as ever."""
+    from flask_login import user_accessed
+
+    make_story(app, make_user(app), title="Read by strangers")
+    loads: list[object] = []
+
+    def count(sender: object, **extra: object) -> None:
+        loads.append(sender)
+
+    with user_accessed.connected_to(count, app):
+        stranger = app.test_client()
+        assert "Read by strangers" in stranger.get("/stories/").get_data(as_text=True)
+        kept = stranger.get("/stories/")
+        assert kept.status_code == 200
+        assert "Read by strangers" in kept.get_data(as_text=True)
+        assert "X-RateLimit-Remaining" in kept.headers, "counted, by address"
+        assert loads == [app], "only the first visit rendered the page (its navbar asks)"
+        with_cookie = app.test_client()
+        with_cookie.set_cookie("remember_token", "not-a-valid-token")
+        assert with_cookie.get("/stories/").status_code == 200
+        assert len(loads) == 2

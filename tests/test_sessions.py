@@ -18,6 +18,15 @@ def session_app(secret_key: str | None = "s" * 40) -> Flask:
         session["value"] = "kept"
         return "set"
 
+    @app.get("/clear")
+    def clear() -> str:
+        session.clear()
+        return "cleared"
+
+    @app.get("/untouched")
+    def untouched() -> str:
+        return "untouched"
+
     @app.get("/get")
     def get_value() -> str:
         return f"{session.get('value', 'none')} new={session.new}"
@@ -56,3 +65,19 @@ def test_without_a_secret_key_writing_the_session_fails_as_in_flask():
     assert client.get("/get").get_data(as_text=True) == "none new=False"
     with pytest.raises(RuntimeError, match="secret key"):
         client.get("/set")
+
+
+def test_empty_sessions_answer_as_in_flask():
+    """Read: ``Vary: Cookie`` and no cookie; untouched: neither; emptied: the cookie deleted."""
+    client = session_app().test_client()
+    read = client.get("/get")
+    assert "Cookie" in read.headers["Vary"]
+    assert "Set-Cookie" not in read.headers
+    untouched = client.get("/untouched")
+    assert "Vary" not in untouched.headers
+    assert "Set-Cookie" not in untouched.headers
+    client.get("/set")
+    cleared = client.get("/clear")
+    assert cleared.headers["Set-Cookie"].startswith("session=;")
+    assert client.get_cookie("session") is None
+    assert client.get("/get").get_data(as_text=True) == "none new=False"

@@ -32,6 +32,7 @@ from app.auth.two_factor_forms import SecondStepForm
 from app.extensions import db
 from app.forms import form_status
 from app.models.user import User
+from app.visitors import has_sign_in_cookie
 from flask_bastion import client_address, csrf_rerender, limit
 from flask_bastion.redirects import safe_next_path
 
@@ -173,11 +174,7 @@ def require_two_factor_for_admins() -> Response | None:
         return None
     if request.endpoint in SETUP_ENDPOINTS or request.endpoint is None:
         return None
-    config = current_app.config
-    if (
-        config["SESSION_COOKIE_NAME"] not in request.cookies
-        and config.get("REMEMBER_COOKIE_NAME", "remember_token") not in request.cookies
-    ):  # no browser session to hold an administrator: no user to load (health checks, crawlers)
+    if not has_sign_in_cookie():  # nobody to load (health checks, crawlers): app.visitors
         return None
     if not (current_user.is_authenticated and current_user.is_admin):
         return None

@@ -28,7 +28,7 @@ exempt(bp)
 def _json(body: dict[str, Any], status: int = 200) -> Response:
     response = jsonify(body)
     response.status_code = status
-    response.cache_control.no_store = True
+    response.headers["Cache-Control"] = "no-store"
     return response
 
 

@@ -12,6 +12,7 @@ from app.extensions import db
 from app.views.base import ModelView
 from app.views.keyset import Keyset, KeysetPage
 from app.views.page_cache import PageCache
+from app.visitors import has_sign_in_cookie
 from flask_bastion.headers import csp_nonce
 
 DEFAULT_PER_PAGE = 20
@@ -76,8 +77,11 @@ class ListView(ModelView):
 
     def page_cache(self) -> PageCache | None:
         """The app's :class:`PageCache` when this request may use it: ``cache_anonymous``
-        is set and nobody is signed in; else ``None``."""
-        if not self.cache_anonymous or self.current_principal() is not None:
+        is set and nobody is signed in (a request without a sign-in cookie is
+        anonymous without loading a user: :mod:`app.visitors`); else ``None``."""
+        if not self.cache_anonymous:
+            return None
+        if has_sign_in_cookie() and self.current_principal() is not None:
             return None
         cache: PageCache | None = current_app.extensions.get("bastion.page_cache")
         return cache
@@ -114,36 +118,36 @@ class ListView(ModelView):
         cache = self.page_cache()
         if cache is None:
             return self.load_page(**values)
-        key = self.cache_key(**values)
+        return self.read_cached_page(cache, self.cache_key(**values), values)
+
+    def read_cached_page(
+        self, cache: PageCache, key: tuple[Any, ...], values: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The page kept in ``cache`` under ``key``, or :meth:`load_page` of ``values``
+        (then kept there).
+
+        :raises werkzeug.exceptions.BadRequest: for a cursor that is not one of this list.
+        """
         loaded: dict[str, Any] | None = cache.get(key)
         if loaded is None:
             loaded = self.load_page(**values)
             cache.put(key, loaded)
         return loaded
 
-    @staticmethod
-    def visitor_has_session() -> bool:
-        """Whether the request carries a session or remember-me cookie: its page may hold
-        flash messages or a CSRF token, so its HTML is never shared."""
-        config = current_app.config
-        cookies = request.cookies
-        return config["SESSION_COOKIE_NAME"] in cookies or (
-            config.get("REMEMBER_COOKIE_NAME", "remember_token") in cookies
-        )
-
-    def get(self, **values: Any) -> str:
+    def get(self, **values: Any) -> str | bytes:
         """Render one page of :meth:`get_query` of the URL's ``values``; for an anonymous
         visitor without a session, the page rendered this second (see
-        :mod:`app.views.page_cache`) with this request's CSP nonce."""
+        :mod:`app.views.page_cache`) with this request's CSP nonce, as UTF-8."""
         cache = self.page_cache()
-        if cache is None or self.visitor_has_session():
+        if cache is None or has_sign_in_cookie():
             return self.render(**self.read_page(**values), **values)
         key = self.cache_key(**values)
-        html = cache.get_html(key, csp_nonce())
-        if html is None:
-            html = self.render(**self.read_page(**values), **values)
-            if not session.modified:  # the page wrote nothing of this visitor's
-                cache.put_html(key, html, g.get("csp_nonce"))
+        kept = cache.get_html(key, csp_nonce())
+        if kept is not None:
+            return kept
+        html = self.render(**self.read_cached_page(cache, key, values), **values)
+        if not session.modified:  # the page wrote nothing of this visitor's
+            cache.put_html(key, html, g.get("csp_nonce"))
         return html
 
 

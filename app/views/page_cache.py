@@ -87,22 +87,24 @@ class PageCache:
             self.entries.pop(next(iter(self.entries)), None)
         self.entries[key] = (self.now(), page)
 
-    def get_html(self, key: tuple[Any, ...], nonce: str) -> str | None:
-        """The HTML kept under ``key`` with its CSP nonce replaced by ``nonce``, or ``None``.
+    def get_html(self, key: tuple[Any, ...], nonce: str) -> bytes | None:
+        """The page kept under ``key`` (UTF-8), its CSP nonce replaced by ``nonce``; or ``None``.
 
         The kept nonce (192 random bits) occurs in the HTML only where the
         template printed it: user text is escaped, and a nonce is not known
-        before the page is rendered.
+        before the page is rendered.  The page is kept encoded and cut at its
+        nonces, so a hit only joins bytes (no encoding, no search).
         """
-        kept = self.get((*key, "html"))
-        if kept is None:
+        parts: tuple[bytes, ...] | None = self.get((*key, "html"))
+        if parts is None:
             return None
-        html, kept_nonce = kept
-        return html.replace(kept_nonce, nonce) if kept_nonce else html
+        return nonce.encode("ascii").join(parts)
 
     def put_html(self, key: tuple[Any, ...], html: str, nonce: str | None) -> None:
         """Keep ``html``, rendered with the CSP ``nonce`` (``None``: it printed none)."""
-        self.put((*key, "html"), (html, nonce))
+        body = html.encode("utf-8")
+        parts = tuple(body.split(nonce.encode("ascii"))) if nonce else (body,)
+        self.put((*key, "html"), parts)
 
     def clear(self) -> None:
         """Forget every page."""

@@ -1,0 +1,51 @@
+"""Compression (Flask-Compress) with conditional requests answered after it.
+
+Flask-Compress turns a strong ``ETag`` ``"abc"`` into ``"abc:br"`` when it
+compresses a response, so a client's ``If-None-Match: "abc:br"`` can only be
+compared after compression.  Flask-Compress's own answer to that
+(``COMPRESS_EVALUATE_CONDITIONAL_REQUEST``) calls Werkzeug's
+``make_conditional`` on every GET and HEAD response, which also writes a
+``Date`` header: gunicorn writes its own, so each response carried two
+(RFC 9110, section 6.6.1: ``Date`` is a single value), and every page paid
+for the parsing.  :func:`init_compression` switches that off (its default
+in :class:`~flask_bastion.defaults.SecurityDefaults`) and evaluates the
+request conditions only for responses with a validator (RFC 9110, section
+13.2.1: without ``ETag`` or ``Last-Modified`` there is nothing to compare).
+"""
+
+from __future__ import annotations
+
+from flask import Flask, Response, request
+from flask_compress import Compress
+
+#: Methods whose responses may become 304 Not Modified (RFC 9110, section 15.4.5).
+CONDITIONAL_METHODS = frozenset({"GET", "HEAD"})
+
+
+def answer_conditional_request(response: Response) -> Response:
+    """``after_request`` (run after Flask-Compress): a 304 when the request's
+    ``If-None-Match`` / ``If-Modified-Since`` match the compressed response.
+
+    :param response: the response, compressed or not.
+    :returns: ``response``, made conditional when it has an ``ETag`` or
+        ``Last-Modified`` and the request is a GET or HEAD; unchanged otherwise.
+    """
+    if request.method not in CONDITIONAL_METHODS or response.is_streamed:
+        return response
+    headers = response.headers
+    if headers.get("ETag") is None and headers.get("Last-Modified") is None:
+        return response
+    return response.make_conditional(request)
+
+
+def init_compression(app: Flask) -> Compress:
+    """Bind Flask-Compress to ``app`` with :func:`answer_conditional_request` after it.
+
+    ``after_request`` functions run in the reverse order of registration, so
+    the conditional check is registered first and runs once the body is
+    compressed.  An app that sets ``COMPRESS_EVALUATE_CONDITIONAL_REQUEST``
+    to true gets Flask-Compress's own evaluation instead.
+    """
+    if not app.config.get("COMPRESS_EVALUATE_CONDITIONAL_REQUEST"):
+        app.after_request(answer_conditional_request)
+    return Compress(app)
