@@ -71,6 +71,13 @@ def signed_in_as(app, email) -> tuple:
     return client
 
 
+@pytest.fixture(autouse=True)
+def _empty_outbox(request):
+    """``any_db``'s app lives for the whole module: each test starts with no mail."""
+    if "any_db" in request.fixturenames:
+        outbox(request.getfixturevalue("any_db")).clear()
+
+
 def test_the_account_page_links_to_the_form(any_db):
     client = signed_in_as(any_db, "ada@example.com")
     page = client.get("/account").get_data(as_text=True)
