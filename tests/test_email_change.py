@@ -149,7 +149,8 @@ def test_bad_input_is_shown_again_and_nothing_is_sent(app, fields, field, messag
     page = response.get_data(as_text=True)
     assert response.status_code == 422
     assert message in page
-    assert f'id="{field}"' in page and 'aria-invalid="true"' in page
+    assert f'id="{field}"' in page
+    assert 'aria-invalid="true"' in page
     assert f'value="{data["new_email"]}"' in page or not data["new_email"]
     assert PASSWORD not in page, "passwords are never sent back"
     assert outbox(app) == []

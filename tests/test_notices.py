@@ -90,7 +90,8 @@ def test_a_new_device_gets_the_owner_a_mail_with_a_way_to_sign_it_out(any_db, cl
     assert sessions == "/account#sessions"
     # The owner follows the link on the laptop and signs the stranger out.
     page = laptop.get(sessions).get_data(as_text=True)
-    assert "Firefox on Linux" in page and "192.0.2.7" in page
+    assert "Firefox on Linux" in page
+    assert "192.0.2.7" in page
     forms = re.findall(r'/account/sessions/(\d+)/revoke.*?visually-hidden"> ([^<]+)<', page, re.S)
     [session_id] = [number for number, label in forms if label == "Firefox on Linux"]
     revoke = post_form(laptop, f"/account/sessions/{session_id}/revoke", "/account")
@@ -111,11 +112,12 @@ def test_the_same_browser_signing_in_again_is_not_new(any_db, clock):
         assert sign_in(laptop, remember="y").status_code == 302
     assert len(notices(app)) == 1
     cookie = known_cookie(laptop)
-    assert cookie.http_only and cookie.same_site == "Lax"
-    assert cookie.expires is not None and cookie.expires > dt.datetime.now(dt.UTC) + timedelta(
-        days=364
-    )
-    assert "ada" not in cookie.value and "1" != cookie.value.split(".")[0]
+    assert cookie.http_only
+    assert cookie.same_site == "Lax"
+    assert cookie.expires is not None
+    assert cookie.expires > dt.datetime.now(dt.UTC) + timedelta(days=364)
+    assert "ada" not in cookie.value
+    assert cookie.value.split(".")[0] != "1"
 
 
 def test_a_browser_is_known_per_account(any_db):
@@ -128,12 +130,14 @@ def test_a_browser_is_known_per_account(any_db):
     sign_in(shared)
     sign_out(shared)
     sign_in(shared, email="bob@example.com")
-    assert len(notices(app)) == 1 and len(notices(app, "bob@example.com")) == 1
+    assert len(notices(app)) == 1
+    assert len(notices(app, "bob@example.com")) == 1
     sign_out(shared)
     sign_in(shared)  # Ada again: the cookie now holds both accounts
     sign_out(shared)
     sign_in(shared, email="bob@example.com")
-    assert len(notices(app)) == 1 and len(notices(app, "bob@example.com")) == 1
+    assert len(notices(app)) == 1
+    assert len(notices(app, "bob@example.com")) == 1
 
 
 def test_a_forged_or_expired_mark_is_a_new_device(any_db, clock):
@@ -242,8 +246,11 @@ def test_the_cookie_is_secure_when_the_session_cookie_is(app):
     )
     assert response.status_code == 302
     [header] = [h for h in response.headers.getlist("Set-Cookie") if h.startswith(DEVICE_COOKIE)]
-    assert "Secure" in header and "HttpOnly" in header and "SameSite=Lax" in header
-    assert "Path=/" in header and "Max-Age=31536000" in header
+    assert "Secure" in header
+    assert "HttpOnly" in header
+    assert "SameSite=Lax" in header
+    assert "Path=/" in header
+    assert "Max-Age=31536000" in header
 
 
 def test_the_worker_delivers_the_notice_through_smtp(queued_app):  # noqa: F811
@@ -282,7 +289,7 @@ def test_turning_two_factor_off_on_the_account_page_is_told_by_mail(any_db, cloc
 
 
 def test_the_command_line_tells_the_owner_too(app, client, clock):
-    secret, _ = enrolled(app, client, clock)
+    _secret, _ = enrolled(app, client, clock)
     runner = app.test_cli_runner()
     result = runner.invoke(args=["users", "two-factor-off", "ada@example.com"])
     assert result.exit_code == 0, result.output
@@ -295,7 +302,7 @@ def test_the_command_line_tells_the_owner_too(app, client, clock):
 
 
 def test_the_command_line_notice_has_links_with_server_name(app, client, clock):
-    secret, _ = enrolled(app, client, clock)
+    _secret, _ = enrolled(app, client, clock)
     app.config.update(SERVER_NAME="bastion.example.com", PREFERRED_URL_SCHEME="https")
     result = app.test_cli_runner().invoke(args=["users", "two-factor-off", "ada@example.com"])
     assert result.exit_code == 0, result.output
@@ -306,7 +313,7 @@ def test_the_command_line_notice_has_links_with_server_name(app, client, clock):
 
 
 def test_the_command_line_warns_when_the_notice_cant_be_sent(app, client, clock):
-    secret, _ = enrolled(app, client, clock)
+    _secret, _ = enrolled(app, client, clock)
     app.config["MAIL_FROM"] = None
     result = app.test_cli_runner().invoke(args=["users", "two-factor-off", "ada@example.com"])
     assert result.exit_code == 0, result.output

@@ -116,10 +116,12 @@ def remember_device(user: User) -> None:
 
 
 def is_first_sign_in(user: User, record: UserSession) -> bool:
-    """No session of ``user`` before ``record``, and the address confirmed within ``EMAIL_CONFIRM_MAX_AGE``.
+    """Whether ``record`` is the account's first sign-in, soon after the address was confirmed.
 
-    The time bound keeps an account whose old sessions ``flask purge``
-    removed from counting as new.
+    True when no session of ``user`` exists but ``record`` and the address
+    was confirmed within ``EMAIL_CONFIRM_MAX_AGE`` seconds.  The time bound
+    keeps an account whose old sessions ``flask purge`` removed from counting
+    as new.
     """
     confirmed = user.email_confirmed_at
     window = timedelta(seconds=int(current_app.config["EMAIL_CONFIRM_MAX_AGE"]))
