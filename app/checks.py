@@ -2,8 +2,9 @@
 
 :class:`DeploymentAudit` adds to :class:`~flask_bastion.audit.SecurityAudit`
 the checks that need the application: the database (PostgreSQL, reachable,
-migrations at the head), the built assets, and a production key that is not
-the development one.
+migrations at the head), the built assets, a production key that is not
+the development one, mail that leaves, and (a warning) two-factor required of
+administrators in production.
 """
 
 from __future__ import annotations
@@ -100,6 +101,23 @@ class DeploymentAudit(SecurityAudit):
                 "names no Redis: mail is sent inside the web request, without retries",
                 "set JOBS_REDIS_URL (or RATELIMIT_STORAGE_URI) to redis://host:6379/0 "
                 "and run  flask worker",
+            )
+
+    def check_two_factor_for_admins(self) -> Iterator[Finding]:
+        """Production asks administrators for two-factor (``REQUIRE_2FA_FOR_ADMINS``); a warning.
+
+        An administrator's password alone opens every account's data (OWASP
+        ASVS 4.0 2.2.3 and 4.3.1: administrative interfaces use multi-factor
+        authentication); turning it off is allowed, not advised.
+        """
+        if self.config.get("ENV_NAME") != "production":
+            return
+        if not self.config.get("REQUIRE_2FA_FOR_ADMINS"):
+            yield Finding(
+                "REQUIRE_2FA_FOR_ADMINS",
+                "is off: an administrator's password alone opens the admin pages",
+                "remove REQUIRE_2FA_FOR_ADMINS=false (on by default in production)",
+                warning=True,
             )
 
     def check_assets(self) -> Iterator[Finding]:

@@ -206,6 +206,11 @@ class Config(SecurityDefaults):
     PASSWORD_RESET_MAX_AGE = 3600
     #: Seconds an email-confirmation link works.
     EMAIL_CONFIRM_MAX_AGE = 3 * 24 * 3600
+    #: Seconds a link that moves an account to a new address works (it also dies when used).
+    EMAIL_CHANGE_MAX_AGE = 24 * 3600
+    #: Seconds a browser stays "known" to an account after a sign-in (app.auth.new_device):
+    #: a sign-in from a browser without that mark mails the owner.
+    KNOWN_DEVICE_MAX_AGE = 365 * 24 * 3600
     #: Requests for a reset or confirmation mail, per address and per client.
     MAIL_RATE_LIMIT = "3 per hour; 10 per day"
 

@@ -153,6 +153,7 @@ def test_a_careless_deployment_fails_with_every_problem(tmp_path):
         DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}",
         FORCE_HTTPS="false",
         WEB_CONCURRENCY="4",
+        REQUIRE_2FA_FOR_ADMINS="false",
     )
     result = flask(env, "check", "--deploy")
     assert result.returncode == 1
@@ -169,6 +170,7 @@ def test_a_careless_deployment_fails_with_every_problem(tmp_path):
     ):
         assert setting in result.stdout
     assert "Error: 9 problem(s) found" in result.stderr
+    assert "WARN REQUIRE_2FA_FOR_ADMINS: is off" in result.stdout, "a warning, not a problem"
 
 
 def test_the_app_checks_name_migrations_assets_and_the_development_key(app, tmp_path, monkeypatch):
@@ -189,3 +191,17 @@ def test_the_app_checks_name_migrations_assets_and_the_development_key(app, tmp_
     assert findings["migrations"].fix == "run  flask db upgrade"
     assert findings["assets"].fix == "run  flask assets build"
     assert "SQLite" in findings["DATABASE_URL"].problem
+
+
+@pytest.mark.parametrize(
+    ("env_name", "required", "warned"),
+    [("production", False, True), ("production", True, False), ("testing", False, False)],
+)
+def test_admins_without_two_factor_are_a_warning_in_production(app, env_name, required, warned):
+    from app.checks import DeploymentAudit
+
+    app.config.update(ENV_NAME=env_name, REQUIRE_2FA_FOR_ADMINS=required)
+    findings = list(DeploymentAudit(app, processes=1).check_two_factor_for_admins())
+    assert [(f.setting, f.warning) for f in findings] == (
+        [("REQUIRE_2FA_FOR_ADMINS", True)] if warned else []
+    )

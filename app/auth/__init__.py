@@ -8,6 +8,7 @@ bp = Blueprint("auth", __name__)
 
 from app.auth import (  # noqa: E402,F401  (registers the views)
     api_key_routes,
+    email_change_routes,
     email_routes,
     routes,
     session_routes,

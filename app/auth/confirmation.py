@@ -47,6 +47,8 @@ UNCONFIRMED = (
 NOTICE_SUBJECTS = {
     "password_changed": "Your password was changed",  # nosec B105 - a subject line
     "password_reset": "Your password was reset",  # nosec B105 - a subject line
+    "two_factor_disabled": "Two-factor sign-in was turned off",
+    "email_changed": "Your email address was changed",
 }
 
 
@@ -168,16 +170,35 @@ def send_reset_link(email: str, url_root: str, address: str, user_agent: str) ->
         log_event(user.id, "password_reset_requested")
 
 
-def send_notice(user: User, kind: str) -> None:
-    """Mail ``user`` a security notice: ``"password_changed"`` or ``"password_reset"``.
+def external_url(endpoint: str, **values: object) -> str | None:
+    """An absolute URL of ``endpoint``, or ``None`` where none can be built.
 
+    In a request (or a job's request context) the URL uses the request's
+    host; from the command line only when ``SERVER_NAME`` is set.
+    """
+    try:
+        return url_for(endpoint, _external=True, **values)
+    except RuntimeError:  # no request and no SERVER_NAME: the mail goes without the link
+        return None
+
+
+def send_notice(user: User, kind: str, to: str | None = None, **context: object) -> None:
+    """Mail ``user`` a security notice of ``kind`` (a key of :data:`NOTICE_SUBJECTS`).
+
+    The body is ``templates/mail/<kind>.txt``; it gets ``user``, ``reset_url``
+    and ``contact_url`` (``None`` from the command line without
+    ``SERVER_NAME``) and ``context``.
+
+    :param to: the address (default: the account's own).
     :raises KeyError: for another kind (a programming error).
     """
     subject = NOTICE_SUBJECTS[kind]
     send_mail(
-        user.email,
+        to or user.email,
         subject,
         f"mail/{kind}.txt",
         user=user,
-        reset_url=url_for("auth.forgot_password", _external=True),
+        reset_url=external_url("auth.forgot_password"),
+        contact_url=external_url("main.contact"),
+        **context,
     )

@@ -19,6 +19,7 @@ from app.auth import bp
 from app.auth.confirmation import send_notice
 from app.auth.forms import NewPasswordForm
 from app.auth.login import account_tag, end_session, password_hasher
+from app.auth.new_device import remember_device
 from app.auth.security_log import log_event
 from app.auth.tokens import read_token
 from app.auth.user_sessions import revoke_sessions
@@ -114,6 +115,7 @@ def reset_password(token: str) -> Response | tuple[str, int]:
         log_event(user.id, "password_reset", f"{revoked} session(s) signed out", commit=False)
         db.session.commit()
         send_notice(user, "password_reset")
+        remember_device(user)  # this browser reads the account's mail: not a "new device"
         if current_user.is_authenticated:
             end_session()
         logger.info("account %s reset its password from %s", user.id, client_address())
@@ -135,6 +137,7 @@ def confirm_email(token: str) -> Response | tuple[str, int]:
         user.email_confirmed_at = utcnow()
         log_event(user.id, "email_confirmed", commit=False)
         db.session.commit()
+        remember_device(user)  # this browser reads the account's mail: not a "new device"
         logger.info("account %s confirmed its address", user.id)
         flash("Your email address is confirmed. You can sign in now.", "success")
         return redirect(url_for("auth.sign_in"))

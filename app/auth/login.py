@@ -6,11 +6,12 @@ import hashlib
 import logging
 
 from flask import Flask, current_app, flash, g, redirect, request, session, url_for
-from flask_login import login_user, logout_user, user_loaded_from_cookie
+from flask_login import current_user, login_user, logout_user, user_loaded_from_cookie
 from sqlalchemy import select
 from werkzeug.http import dump_cookie
 from werkzeug.wrappers import Response
 
+from app.auth.new_device import note_sign_in
 from app.auth.user_sessions import find_session, is_live, open_session, revoke_session, touch
 from app.extensions import db, login_manager
 from app.models.user import User
@@ -85,13 +86,19 @@ def start_session(user: User, remember: bool = False) -> UserSession:
     Makes a server-side session row (committed) whose token goes into the
     signed session cookie and, with ``remember``, the remember-me cookie.
 
+    Every way of signing in comes here, so here the browser is checked
+    against the ones the account knows: a new one gets the owner a mail
+    (:func:`app.auth.new_device.note_sign_in`).
+
     :returns: the new row.
     """
+    renewed = current_user.is_authenticated and current_user.id == user.id
     session.clear()
     record, token = open_session(user)
     user.session_token = token
     g.user_session = record
     login_user(user, remember=remember)
+    note_sign_in(user, record, renewed=renewed)
     return record
 
 

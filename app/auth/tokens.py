@@ -8,8 +8,12 @@ account's password hash, ``session_version``, email and
 password, the confirmation sets ``email_confirmed_at``, the owner changes the
 password otherwise -- every earlier token stops matching, so a token works
 once (OWASP ASVS 4.0 2.5.1, 2.5.2; OWASP Forgot Password Cheat Sheet).
-Its age is checked against ``PASSWORD_RESET_MAX_AGE`` or
-``EMAIL_CONFIRM_MAX_AGE`` seconds.
+Its age is checked against ``PASSWORD_RESET_MAX_AGE``,
+``EMAIL_CONFIRM_MAX_AGE`` or ``EMAIL_CHANGE_MAX_AGE`` seconds.
+
+A change of address keeps its pending state in the token alone (no table):
+``[user id, fingerprint, new address]`` under its own salt; changing the
+address changes the fingerprint, so the link works once.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from app.models.user import User
 PURPOSES = {
     "reset": ("bastion.password-reset", "PASSWORD_RESET_MAX_AGE"),
     "confirm": ("bastion.email-confirm", "EMAIL_CONFIRM_MAX_AGE"),
+    "email": ("bastion.email-change", "EMAIL_CHANGE_MAX_AGE"),
 }
 
 
@@ -42,30 +47,51 @@ def _serializer(purpose: str) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=salt)
 
 
-def make_token(user: User, purpose: str) -> str:
-    """A URL-safe token for ``user`` and ``purpose`` (``"reset"`` or ``"confirm"``).
+def make_token(user: User, purpose: str, *extra: str) -> str:
+    """A URL-safe token for ``user`` and ``purpose`` (a key of :data:`PURPOSES`).
 
+    :param extra: strings the token carries too (signed, not encrypted: the
+        ``"email"`` purpose carries the new address, which only its link reaches).
     :raises KeyError: for another purpose (a programming error).
     """
-    return str(_serializer(purpose).dumps([user.id, fingerprint(user)]))
+    return str(_serializer(purpose).dumps([user.id, fingerprint(user), *extra]))
 
 
-def read_token(token: str, purpose: str) -> User | None:
-    """The live account ``token`` was made for, or ``None`` if it is forged, expired or used.
+def read_token_with(token: str, purpose: str) -> tuple[User, list[str]] | None:
+    """The live account ``token`` was made for and the ``extra`` strings it carries.
 
     :param token: the text from the link (any string: nothing is trusted before the check).
-    :param purpose: ``"reset"`` or ``"confirm"``.
+    :param purpose: a key of :data:`PURPOSES`.
+    :returns: ``(user, extra)``, or ``None`` if the token is forged, expired,
+        used (the account's fingerprint changed) or its account is deleted or disabled.
     """
     max_age = int(current_app.config[PURPOSES[purpose][1]])
     try:
-        user_id, mark = _serializer(purpose).loads(token, max_age=max_age)
+        payload = _serializer(purpose).loads(token, max_age=max_age)
     except (BadSignature, ValueError, TypeError):  # SignatureExpired is a BadSignature
         return None
-    if not isinstance(user_id, int) or not isinstance(mark, str):
+    if not isinstance(payload, list) or len(payload) < 2:
+        return None
+    user_id, mark, *extra = payload
+    if (
+        not isinstance(user_id, int)
+        or not isinstance(mark, str)
+        or not all(isinstance(item, str) for item in extra)
+    ):
         return None
     user = db.session.get(User, user_id)
     if user is None or user.deleted_at is not None or user.is_disabled:
         return None
     if not hmac.compare_digest(fingerprint(user), mark):
         return None
-    return user
+    return user, extra
+
+
+def read_token(token: str, purpose: str) -> User | None:
+    """The live account ``token`` was made for, or ``None`` (see :func:`read_token_with`).
+
+    :param token: the text from the link.
+    :param purpose: ``"reset"`` or ``"confirm"``.
+    """
+    found = read_token_with(token, purpose)
+    return None if found is None else found[0]

@@ -3,7 +3,8 @@
 Only someone with shell access to the server can run it; it removes the
 account's secret and recovery codes, signs the account out everywhere (a
 session made with the second factor should not outlive it) and writes the
-change to the account's security log.  The person then signs in with the
+change to the account's security log, and mails the owner a notice (with
+links when ``SERVER_NAME`` is set).  The person then signs in with the
 password alone and can set two-factor up again.
 """
 
@@ -13,6 +14,7 @@ import click
 from flask.cli import with_appcontext
 
 from app.auth.cli import users
+from app.auth.confirmation import send_notice
 from app.auth.login import find_live_user
 from app.auth.security_log import log_event
 from app.auth.two_factor import is_enabled, turn_off
@@ -40,3 +42,9 @@ def two_factor_off(email: str) -> None:
     log_event(user.id, "two_factor_disabled", f"from the command line; {revoked} session(s) ended")
     db.session.commit()
     click.echo(f"Two-factor sign-in turned off for {user.email}; {revoked} session(s) signed out.")
+    try:
+        send_notice(user, "two_factor_disabled", by_operator=True)
+    except Exception as error:  # the change is made; a mail that can't be queued only warns
+        click.echo(f"warning: the notice to {user.email} was not sent ({error})", err=True)
+    else:
+        click.echo(f"A notice was mailed to {user.email}.")

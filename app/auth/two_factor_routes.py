@@ -17,6 +17,7 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from app.auth import bp
+from app.auth.confirmation import send_notice
 from app.auth.login import password_hasher
 from app.auth.security_log import log_event
 from app.auth.two_factor import (
@@ -188,6 +189,7 @@ def two_factor_disable() -> Response:
             turn_off(current_user.id)
             log_event(current_user.id, "two_factor_disabled", commit=False)
             db.session.commit()
+            send_notice(current_user, "two_factor_disabled")
             logger.info("account %s turned two-factor off", current_user.id)
             flash("Two-factor sign-in is off.", "success")
             return redirect(url_for("auth.account"))

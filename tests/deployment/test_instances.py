@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from tests.deployment.client import Client
+from tests.deployment.client import Client, Response
 from tests.deployment.conftest import Account, sign_in
 from tests.deployment.stack import PREFIX, Stack
 
@@ -37,6 +37,44 @@ def test_a_session_from_one_instance_is_valid_on_the_other(stack: Stack, account
         assert "Sign out" in page.text or account.name in page.text, path
         served.add(stack.which_instance(page.header("X-Request-ID") or "", offsets))
     assert served == {instance.name for instance in stack.instances}, served
+
+
+def test_a_session_signed_out_on_one_instance_is_refused_by_both(
+    stack: Stack, account: Account
+) -> None:
+    """ASVS 3.3.1 across processes: the revocation lives in the shared database.
+
+    The copied session cookie only works from the owner's address ("strong"
+    session protection); the remember-me cookie alone works from anywhere, so
+    its checks come from fresh addresses (each route allows 2 requests a
+    second per address).
+    """
+    browser = stack.client()
+    signed_in = browser.post_form(
+        f"{PREFIX}/sign-in",
+        {"email": account.email, "password": account.password, "remember": "y"},
+    )
+    assert signed_in.status == 302, signed_in.text[:300]
+    copied = dict(browser.cookies)  # what a thief would have copied
+    assert {"session", "remember_token"} <= copied.keys(), copied.keys()
+    remember_only = {"remember_token": copied["remember_token"]}
+
+    def account_page(instance, cookies: dict[str, str], source: str) -> Response:
+        direct = stack.direct(instance, source=source)
+        direct.cookies = dict(cookies)
+        return direct.get(f"{PREFIX}/account", headers=as_nginx(direct))
+
+    before = [account_page(i, remember_only, stack.new_address()) for i in stack.instances]
+    assert [page.status for page in before] == [200] * len(stack.instances)
+    offsets = stack.log_offsets()
+    out = browser.post_form(f"{PREFIX}/sign-out", {}, form_path=f"{PREFIX}/contact")
+    assert out.status == 302, out.text[:300]
+    assert stack.which_instance(out.header("X-Request-ID") or "", offsets)
+    for instance in stack.instances:  # the one that signed out, and the other
+        for cookies, source in ((copied, browser.source), (remember_only, stack.new_address())):
+            page = account_page(instance, cookies, source)
+            assert page.status == 302, (instance.name, sorted(cookies), page.status)
+            assert "/sign-in" in (page.header("Location") or ""), page.header("Location")
 
 
 def three_quick_requests(stack: Stack, headers_list: list[dict[str, str]]) -> tuple[Client, list]:
