@@ -15,8 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from limits.storage import MemoryStorage
 
@@ -38,8 +37,7 @@ def uses_redis(storage_uri: str) -> bool:
     return redis_url(storage_uri).startswith(REDIS_SCHEMES)
 
 
-@dataclass(frozen=True)
-class Hit:
+class Hit(NamedTuple):
     """One counter to read and add to: ``amount`` (0 to read only) per ``expiry`` seconds."""
 
     key: str

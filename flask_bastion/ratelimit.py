@@ -227,6 +227,7 @@ class RateLimiter:
         self.prefix = str(config["RATELIMIT_KEY_PREFIX"])
         self.counters: Counters = counters_from_config(config)
         self._routes: dict[str, tuple[bool, tuple[Limit, ...]]] = {}
+        self._frames: dict[str, list[tuple[RateLimitItem, str, str, int]]] = {}
         if self.enabled:
             app.before_request(self.check_request)
             app.after_request(self.after_request)
@@ -279,8 +280,8 @@ class RateLimiter:
         default_key = self.default_key()
         hits: list[Hit] = []
         meta: list[tuple[RateLimitItem, Callable[[Response], bool] | None]] = []
-        for item in self.default_limits:
-            hits.append(Hit(self._key(item, "d", endpoint, default_key), item.get_expiry(), 1))
+        for item, head, tail, expiry in self._default_frames(endpoint):
+            hits.append(Hit(head + default_key + tail, expiry, 1))
             meta.append((item, None))
         for index, declared_limit in enumerate(declared):
             if declared_limit.methods is not None and request.method not in declared_limit.methods:
@@ -328,6 +329,19 @@ class RateLimiter:
 
     def _key(self, item: RateLimitItem, scope: str, endpoint: str, key: str) -> str:
         return item.key_for(self.prefix, scope, endpoint, key)
+
+    def _default_frames(self, endpoint: str) -> list[tuple[RateLimitItem, str, str, int]]:
+        """``(item, head, tail, expiry)`` of each default limit on ``endpoint``: its
+        counter's key is ``head + key + tail``, as :meth:`_key` writes it (built once
+        per endpoint, not per request)."""
+        frames = self._frames.get(endpoint)
+        if frames is None:
+            frames = []
+            for item in self.default_limits:
+                head, tail = self._key(item, "d", endpoint, "\0").split("\0")
+                frames.append((item, head, tail, item.get_expiry()))
+            self._frames[endpoint] = frames
+        return frames
 
     def after_request(self, response: Response) -> Response:
         """Deduct ``deduct_when`` limits, then add the ``X-RateLimit-*`` headers."""
