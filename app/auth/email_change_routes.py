@@ -11,8 +11,6 @@ from __future__ import annotations
 from flask import current_app, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
-from wtforms import PasswordField, SubmitField
-from wtforms.validators import DataRequired
 
 from app.auth import bp
 from app.auth.email_change import (
@@ -22,30 +20,12 @@ from app.auth.email_change import (
     apply_email_change,
     request_email_change,
 )
+from app.auth.forms import ChangeEmailForm, ConfirmEmailChangeForm
 from app.auth.login import password_hasher
 from app.auth.tokens import read_token_with
-from app.forms import email_field, form_status, normalize_email
+from app.forms import form_status, normalize_email
 from app.models.user import User
 from flask_bastion import client_address, csrf_rerender, limit
-from flask_bastion.errors import CSRFRerenderForm
-
-
-class ChangeEmailForm(CSRFRerenderForm):
-    """The new address and the current password (re-authentication, OWASP ASVS 4.0 3.7.1)."""
-
-    new_email = email_field("New email address", "email", "Please enter the new address.")
-    password = PasswordField(
-        "Current password",
-        validators=[DataRequired("Please enter your current password.")],
-        render_kw={"autocomplete": "current-password"},
-    )
-    submit = SubmitField("Send a link to the new address")
-
-
-class ConfirmEmailChangeForm(CSRFRerenderForm):
-    """One button: moving the account is a POST, never a GET a link scanner could trigger."""
-
-    submit = SubmitField("Use this address")
 
 
 def _mail_limit() -> str:

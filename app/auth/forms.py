@@ -16,7 +16,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
-from app.forms import email_field, single_line_text
+from app.forms import current_password_field, email_field, single_line_text
 from app.models.api_key import NAME_MAX_LENGTH
 from flask_bastion.errors import CSRFRerenderForm
 from flask_bastion.passwords import MAX_LENGTH, password_problem
@@ -88,11 +88,7 @@ class SignInForm(CSRFRerenderForm):
     """Sign in with email and password."""
 
     email = email_field("Email address", "username", "Please enter your email address.")
-    password = PasswordField(
-        "Password",
-        validators=[DataRequired("Please enter your password."), Length(max=MAX_LENGTH)],
-        render_kw={"autocomplete": "current-password"},
-    )
+    password = current_password_field("Password", "Please enter your password.")
     remember = BooleanField("Keep me signed in on this device")
     submit = SubmitField("Sign in")
 
@@ -124,23 +120,29 @@ class NewPasswordForm(CSRFRerenderForm):
 class ChangePasswordForm(NewPasswordForm):
     """Change the password; asks for the current one."""
 
-    current_password = PasswordField(
-        "Current password",
-        validators=[DataRequired("Please enter your current password.")],
-        render_kw={"autocomplete": "current-password"},
-    )
+    current_password = current_password_field()
     submit = SubmitField("Change password")
 
 
 class DeleteAccountForm(CSRFRerenderForm):
     """Confirm account deletion with the password."""
 
-    password = PasswordField(
-        "Your password",
-        validators=[DataRequired("Please enter your password to confirm.")],
-        render_kw={"autocomplete": "current-password"},
-    )
+    password = current_password_field("Your password", "Please enter your password to confirm.")
     submit = SubmitField("Delete my account")
+
+
+class ChangeEmailForm(CSRFRerenderForm):
+    """The new address and the current password (re-authentication, OWASP ASVS 4.0 3.7.1)."""
+
+    new_email = email_field("New email address", "email", "Please enter the new address.")
+    password = current_password_field()
+    submit = SubmitField("Send a link to the new address")
+
+
+class ConfirmEmailChangeForm(CSRFRerenderForm):
+    """One button: moving the account is a POST, never a GET a link scanner could trigger."""
+
+    submit = SubmitField("Use this address")
 
 
 class SignOutForm(CSRFRerenderForm):

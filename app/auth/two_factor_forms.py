@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from wtforms import PasswordField, StringField, SubmitField
+from wtforms import StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
+from app.forms import current_password_field
 from flask_bastion.errors import CSRFRerenderForm
 
 
@@ -56,11 +57,7 @@ class SecondStepForm(CSRFRerenderForm):
 class DisableTwoFactorForm(CSRFRerenderForm):
     """Turn two-factor off: the password and a current code."""
 
-    password = PasswordField(
-        "Your password",
-        validators=[DataRequired("Please enter your password.")],
-        render_kw={"autocomplete": "current-password"},
-    )
+    password = current_password_field("Your password", "Please enter your password.")
     code = code_field("Verification code", APP_OR_RECOVERY)
     submit = SubmitField("Turn off two-factor")
 
