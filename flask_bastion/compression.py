@@ -4,13 +4,13 @@ Flask-Compress turns a strong ``ETag`` ``"abc"`` into ``"abc:br"`` when it
 compresses a response, so a client's ``If-None-Match: "abc:br"`` can only be
 compared after compression.  Flask-Compress's own answer to that
 (``COMPRESS_EVALUATE_CONDITIONAL_REQUEST``) calls Werkzeug's
-``make_conditional`` on every GET and HEAD response, which also writes a
-``Date`` header: gunicorn writes its own, so each response carried two
-(RFC 9110, section 6.6.1: ``Date`` is a single value), and every page paid
-for the parsing.  :func:`init_compression` switches that off (its default
-in :class:`~flask_bastion.defaults.SecurityDefaults`) and evaluates the
-request conditions only for responses with a validator (RFC 9110, section
-13.2.1: without ``ETag`` or ``Last-Modified`` there is nothing to compare).
+``make_conditional`` on every GET and HEAD response, so every page paid for
+parsing validators it does not have (and for a ``Date`` header, which the
+WSGI server writes anyway).  :func:`init_compression` switches that off (its
+default in :class:`~flask_bastion.defaults.SecurityDefaults`) and evaluates
+the request conditions only for responses with a validator (RFC 9110,
+section 13.2.1: without ``ETag`` or ``Last-Modified`` there is nothing to
+compare).
 """
 
 from __future__ import annotations

@@ -86,9 +86,9 @@ class SecurityDefaults:
     PATH_PREFIX = ""
 
     # --- compression (Flask-Compress; flask_bastion.compression) ---------
-    # Flask-Compress's own pass re-evaluates every GET (and adds a second
-    # Date header under gunicorn); init_compression re-evaluates only the
-    # responses that carry a validator (ETag or Last-Modified).
+    # Flask-Compress's own pass re-evaluates every GET; init_compression
+    # re-evaluates only the responses that carry a validator (ETag or
+    # Last-Modified).
     COMPRESS_EVALUATE_CONDITIONAL_REQUEST = False
 
     # --- error pages -------------------------------------------------------

@@ -85,9 +85,3 @@ def test_a_compressed_etag_answers_304(app, people, client):
     other = client.get("/api/v1/stories", headers={**br, "If-None-Match": '"other:br"'})
     assert other.status_code == 200
 
-
-def test_pages_carry_no_date_header_of_their_own(client):
-    """gunicorn writes Date; a second one from the app would make two (RFC 9110, 6.6.1)."""
-    response = client.get("/about", headers={"Accept-Encoding": "br"})
-    assert response.headers["Content-Encoding"] == "br"
-    assert "Date" not in response.headers
