@@ -84,4 +84,3 @@ def test_a_compressed_etag_answers_304(app, people, client):
     assert again.data == b""
     other = client.get("/api/v1/stories", headers={**br, "If-None-Match": '"other:br"'})
     assert other.status_code == 200
-
