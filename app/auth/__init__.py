@@ -9,6 +9,8 @@ bp = Blueprint("auth", __name__)
 from app.auth import (  # noqa: E402,F401  (registers the views)
     api_key_routes,
     email_routes,
+    passkey_routes,
+    passkey_sign_in,
     routes,
     session_routes,
     two_factor_cli,

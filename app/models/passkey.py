@@ -35,9 +35,7 @@ class Passkey(db.Model):
     user_id: Mapped[int] = mapped_column(
         ForeignKey("user_account.id", ondelete="CASCADE"), index=True
     )
-    credential_id: Mapped[bytes] = mapped_column(
-        LargeBinary(CREDENTIAL_ID_MAX_BYTES), unique=True
-    )
+    credential_id: Mapped[bytes] = mapped_column(LargeBinary(CREDENTIAL_ID_MAX_BYTES), unique=True)
     public_key: Mapped[bytes] = mapped_column(LargeBinary)
     user_handle: Mapped[bytes] = mapped_column(LargeBinary(64))
     sign_count: Mapped[int] = mapped_column(BigInteger, default=0)
