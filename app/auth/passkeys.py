@@ -389,10 +389,12 @@ def verify_assertion(purpose: str, credential: Any, user: User | None = None) ->
     except (WebAuthnException, ValueError, TypeError, KeyError, IndexError) as error:
         logger.warning("passkey %s refused: %s", passkey.id, error)
         raise PasskeyError(NOT_VERIFIED, "invalid", passkey) from None
+    issued = datetime.fromtimestamp(float(record["issued"]), UTC)
+    if passkey.last_used_at is not None and passkey.last_used_at >= issued:
+        raise PasskeyError(EXPIRED, "expired", passkey)  # a replay (old cookie), not a clone
     count = verified.new_sign_count
     if (count or passkey.sign_count) and count <= passkey.sign_count:
         raise PasskeyError(NOT_VERIFIED, "clone", passkey)
-    issued = datetime.fromtimestamp(float(record["issued"]), UTC)
     now = utcnow()
     claimed = db.session.execute(
         update(Passkey)
