@@ -288,3 +288,37 @@ def test_the_passkeys_script_loads_only_where_passkeys_are_used(any_db):
     assert "/static/dist/passkeys-" in page
     assert "data-passkey-start disabled" in page  # enabled by the script only
     assert "<noscript>" in page
+
+
+@pytest.mark.settings(
+    WEBAUTHN_RP_ID="Example.COM",
+    WEBAUTHN_RP_NAME="Example shop",
+    WEBAUTHN_ORIGIN="https://example.com, https://www.example.com/",
+)
+def test_the_relying_party_comes_from_the_settings(app):
+    client = signed_in_ada(app)
+    csrf = page_csrf(client, PAGE)
+    options = post_json(client, f"{PAGE}/options", {"password": PASSWORD}, csrf).get_json()
+    assert options["rp"] == {"id": "example.com", "name": "Example shop"}
+    # The request's own origin is not one of the configured ones.
+    here = add_passkey(client, SoftAuthenticator(), origin="http://localhost", rp_id="example.com")
+    assert here.status_code == 400
+    www = SoftAuthenticator(origin="https://www.example.com", rp_id="example.com")
+    assert add_passkey(client, www).status_code == 200
+
+
+def test_an_account_holds_at_most_twenty_passkeys(any_db):
+    app = any_db
+    client = signed_in_ada(app)
+    for n in range(20):
+        assert add_passkey(client, SoftAuthenticator(), name=f"Key {n}").status_code == 200
+    csrf = page_csrf(client, PAGE)
+    refused = post_json(client, f"{PAGE}/options", {"password": PASSWORD}, csrf)
+    assert detail(refused).startswith("You have 20 passkeys, the most an account can have.")
+
+
+def test_a_credential_id_longer_than_the_spec_allows_is_refused(any_db):
+    client = signed_in_ada(any_db)
+    response = add_passkey(client, SoftAuthenticator(credential_id=b"x" * 1024))
+    assert detail(response) == "Your passkey could not be verified. Please try again."
+    assert stored(any_db) == []

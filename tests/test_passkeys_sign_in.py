@@ -256,6 +256,7 @@ def test_a_deleted_account_can_not_sign_in(any_db):
         b'{"credential": {}}',
         b'{"credential": {"rawId": 5}}',
         b'{"credential": {"rawId": "%%%"}}',
+        b'{"credential": {"rawId": "A"}}',
         b'{"credential": {"rawId": "' + b"A" * 5000 + b'"}}',
         b'{"credential": {"rawId": "AAAA", "id": "AAAA", "type": "public-key"}}',
     ],
@@ -430,3 +431,19 @@ def test_passkey_sign_in_is_limited_per_client(app, clock):
     assert passkey_sign_in(fresh, phone).status_code == 200  # another address: unaffected
     clock.shift(61)
     assert passkey_sign_in(client, phone).status_code == 200
+
+
+@throttled
+def test_wrong_passkeys_at_the_second_step_are_limited_per_account(app, clock):
+    enrolled(app)
+    bobs = enrolled(app, email="bob@example.com", name="Bob")
+    statuses = []
+    for n in range(6):
+        client = app.test_client()
+        client.environ_base["REMOTE_ADDR"] = f"198.51.100.{n}"
+        sign_in(client)
+        csrf = page_csrf(client, "/sign-in/two-factor")
+        options = post_json(client, "/sign-in/two-factor/passkey/options", {}, csrf).get_json()
+        answer = {"credential": bobs.get(options)}
+        statuses.append(post_json(client, "/sign-in/two-factor/passkey", answer, csrf).status_code)
+    assert statuses == [400] * 5 + [429]
