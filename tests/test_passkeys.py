@@ -287,7 +287,7 @@ def test_the_passkeys_script_loads_only_where_passkeys_are_used(any_db):
     page = client.get(PAGE).get_data(as_text=True)
     assert "/static/dist/passkeys-" in page
     assert "data-passkey-start disabled" in page  # enabled by the script only
-    assert "<noscript>" in page
+    assert '<p class="form-text mb-0" data-passkey-note>Adding a passkey needs JavaScript' in page
 
 
 @pytest.mark.settings(

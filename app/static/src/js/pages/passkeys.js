@@ -3,8 +3,9 @@
  *
  * Each block is an element with data-passkey="register" | "sign-in" | "second-step",
  * data-options-url, data-verify-url and data-csrf.  Its [data-passkey-start] button stays
- * disabled without JavaScript or without WebAuthn; messages go to its
- * [data-passkey-status] element (an aria-live region).  The server answers JSON; a
+ * disabled, and its [data-passkey-note] ("needs JavaScript") shown, without JavaScript
+ * (or when this script did not load); without WebAuthn the note says so.  Messages go to
+ * its [data-passkey-status] element (an aria-live region).  The server answers JSON; a
  * refusal is application/problem+json whose "detail" is shown as it is (as text). */
 (function () {
   "use strict";
@@ -174,12 +175,18 @@
   function setUp(block) {
     var button = block.querySelector("[data-passkey-start]");
     var status = block.querySelector("[data-passkey-status]");
+    var note = block.querySelector("[data-passkey-note]");
     if (!button || !status) {
       return;
     }
     if (!window.PublicKeyCredential || !navigator.credentials) {
-      show(status, "This browser can't use passkeys.", "secondary");
+      if (note) {
+        note.textContent = "This browser can't use passkeys.";
+      }
       return;
+    }
+    if (note) {
+      note.hidden = true;  // the "needs JavaScript" note: JavaScript is here
     }
     button.disabled = false;
     var form = button.form;
