@@ -322,3 +322,23 @@ def test_a_credential_id_longer_than_the_spec_allows_is_refused(any_db):
     response = add_passkey(client, SoftAuthenticator(credential_id=b"x" * 1024))
     assert detail(response) == "Your passkey could not be verified. Please try again."
     assert stored(any_db) == []
+
+
+def test_the_command_line_removes_every_passkey_of_someone_who_lost_them(any_db):
+    app = any_db
+    client = signed_in_ada(app)
+    add_passkey(client, SoftAuthenticator(), name="Phone")
+    add_passkey(client, SoftAuthenticator(), name="Laptop")
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["users", "passkeys-off", "ADA@example.com"])
+    assert result.exit_code == 0, result.output
+    assert "2 passkey(s) removed from ada@example.com; 1 session(s) signed out" in result.output
+    assert stored(app) == []
+    assert client.get("/account").status_code == 302  # signed out everywhere
+    assert sign_in(client).headers["Location"] == "/account"  # the password alone again
+    assert "passkey_removed" in kinds(app)
+    again = runner.invoke(args=["users", "passkeys-off", "ada@example.com"])
+    assert again.exit_code == 1
+    assert "has no passkeys" in again.output
+    unknown = runner.invoke(args=["users", "passkeys-off", "nobody@example.com"])
+    assert "no account" in unknown.output

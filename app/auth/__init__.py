@@ -9,6 +9,7 @@ bp = Blueprint("auth", __name__)
 from app.auth import (  # noqa: E402,F401  (registers the views)
     api_key_routes,
     email_routes,
+    passkey_cli,
     passkey_routes,
     passkey_sign_in,
     routes,
