@@ -31,9 +31,9 @@ from werkzeug.wrappers import Response
 
 from app.auth import bp
 from app.auth.login import password_hasher
+from app.auth.passkey_challenges import PasskeyError
 from app.auth.passkey_forms import RemovePasskeyForm, RenamePasskeyForm
 from app.auth.passkeys import (
-    PasskeyError,
     passkey_of,
     passkeys_of,
     register_passkey,

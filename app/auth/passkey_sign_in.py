@@ -30,16 +30,9 @@ from werkzeug.wrappers import Response
 from app.auth import bp
 from app.auth.confirmation import UNCONFIRMED, send_confirmation
 from app.auth.login import start_session
+from app.auth.passkey_challenges import SECOND_STEP, SIGN_IN, UNKNOWN, PasskeyError
 from app.auth.passkey_routes import json_body, json_options, refusal
-from app.auth.passkeys import (
-    SECOND_STEP,
-    SIGN_IN,
-    UNKNOWN,
-    PasskeyError,
-    authentication_options,
-    has_passkey,
-    verify_assertion,
-)
+from app.auth.passkeys import authentication_options, has_passkey, verify_assertion
 from app.auth.security_log import log_event
 from app.auth.two_factor_sign_in import pending_marker, pending_user
 from app.extensions import db

@@ -2,18 +2,14 @@
 
 The ceremonies of the W3C Web Authentication spec (Level 2, sections 7.1
 and 7.2) are checked by PyPI ``webauthn`` (py_webauthn, Duo Labs); this
-module adds what the spec leaves to the relying party:
+module adds what the spec leaves to the relying party (its id, origins and
+challenges are in :mod:`app.auth.passkey_challenges`):
 
-* **Challenges** are 32 random bytes made on the server, kept in the
-  (signed) session with their purpose, their account and an expiry
-  :data:`CHALLENGE_SECONDS` ahead, and popped by the first answer, right or
-  wrong (section 13.4.3).  A copy of the old session cookie still holds a
-  popped challenge, so an assertion is also refused when its challenge was
-  made before the passkey's last use (a conditional ``UPDATE``, so two
-  racing replays can't both win): a challenge signs in at most once.
-* **RP ID and origin** come from ``WEBAUTHN_RP_ID`` / ``WEBAUTHN_ORIGIN``,
-  or else from the request's host and scheme (after ``ProxyFix``; the host
-  is one of ``TRUSTED_HOSTS``).
+* **Single use**: a challenge is popped from the session by the first
+  answer, but a copy of the old session cookie still holds it, so an
+  assertion is also refused when its challenge was made before the
+  passkey's last use (a conditional ``UPDATE``, so two racing replays can't
+  both win): a challenge signs in at most once.
 * **Signature counter**: a counter that does not grow (when either side is
   non-zero) means a cloned authenticator (section 6.1.1); the sign-in is
   refused and :class:`PasskeyError` says ``kind="clone"`` so it is logged.
@@ -23,17 +19,13 @@ module adds what the spec leaves to the relying party:
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 import secrets
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
-from flask import current_app, request, session
+from flask import request
 from sqlalchemy import or_, select, update
 from webauthn import (
     generate_authentication_options,
@@ -53,6 +45,22 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
+from app.auth.passkey_challenges import (
+    CHALLENGE_SECONDS,
+    EXPIRED,
+    NOT_VERIFIED,
+    REGISTER,
+    SIGN_IN,
+    UNKNOWN,
+    PasskeyError,
+    b64,
+    expected_origins,
+    issue_challenge,
+    rp_id,
+    rp_name,
+    take_challenge,
+    unb64,
+)
 from app.auth.security_log import EVENT_LABELS
 from app.auth.user_sessions import device_label
 from app.extensions import db
@@ -62,13 +70,8 @@ from app.models.user import User
 
 logger = logging.getLogger("bastion.auth")
 
-#: Seconds a challenge stays good (also the browser's timeout hint).
-CHALLENGE_SECONDS = 5 * 60
 #: Passkeys one account may hold.
 MAX_PASSKEYS = 20
-_CHALLENGE = "webauthn_challenge"
-#: The ceremonies a challenge is made for.
-REGISTER, SIGN_IN, SECOND_STEP = "register", "sign_in", "second_step"
 _TRANSPORTS = frozenset(t.value for t in AuthenticatorTransport)
 
 EVENT_LABELS.update(
@@ -80,104 +83,6 @@ EVENT_LABELS.update(
         "passkey_clone_suspected": "Passkey refused: its counter went back (a copied key?)",
     }
 )
-
-
-class PasskeyError(ValueError):
-    """A registration or sign-in answer that is refused.
-
-    :param message: what the user is told (plain, no detail of the check).
-    :param kind: why, for the logs: ``"expired"`` (no challenge, or a spent
-        or stale one), ``"malformed"``, ``"unknown"`` (no such credential),
-        ``"other_account"``, ``"invalid"`` (a check of the spec failed),
-        ``"clone"`` (the counter went back), ``"duplicate"``, ``"too_many"``.
-    :param passkey: the stored passkey the answer named, when known (its
-        owner's security log gets the refusal).
-    """
-
-    def __init__(self, message: str, kind: str, passkey: Passkey | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.kind = kind
-        self.passkey = passkey
-
-
-EXPIRED = "This passkey request has expired or was already used. Please try again."
-NOT_VERIFIED = "Your passkey could not be verified. Please try again."
-UNKNOWN = "This passkey is not registered on this site (it may have been removed)."
-
-
-# --- the relying party ------------------------------------------------------------------
-
-
-def rp_id() -> str:
-    """``WEBAUTHN_RP_ID``, or the request's host name without its port (lower case)."""
-    configured = current_app.config.get("WEBAUTHN_RP_ID")
-    if configured:
-        return str(configured).strip().lower()
-    return (urlsplit(f"//{request.host}").hostname or "").lower()
-
-
-def rp_name() -> str:
-    """``WEBAUTHN_RP_NAME``, or ``SITE_NAME``: what the authenticator shows."""
-    config = current_app.config
-    return str(config.get("WEBAUTHN_RP_NAME") or config.get("SITE_NAME") or "Bastion")
-
-
-def expected_origins() -> list[str]:
-    """``WEBAUTHN_ORIGIN`` (comma-separated), or this request's ``scheme://host[:port]``."""
-    configured = current_app.config.get("WEBAUTHN_ORIGIN")
-    if configured:
-        items = configured if isinstance(configured, list | tuple) else str(configured).split(",")
-        return [str(item).strip().rstrip("/") for item in items if str(item).strip()]
-    return [f"{request.scheme}://{request.host}"]
-
-
-# --- challenges -------------------------------------------------------------------------
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _unb64(text: Any) -> bytes:
-    """Bytes of a base64url string (padding optional).
-
-    :raises PasskeyError: ``kind="malformed"`` for anything else.
-    """
-    if not isinstance(text, str) or len(text) > 4 * CREDENTIAL_ID_MAX_BYTES:
-        raise PasskeyError(NOT_VERIFIED, "malformed")
-    try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (binascii.Error, ValueError):
-        raise PasskeyError(NOT_VERIFIED, "malformed") from None
-
-
-def _issue_challenge(purpose: str, **extra: Any) -> bytes:
-    challenge = secrets.token_bytes(32)
-    session[_CHALLENGE] = {
-        "purpose": purpose,
-        "challenge": _b64(challenge),
-        "issued": time.time(),
-        **extra,
-    }
-    return challenge
-
-
-def _take_challenge(purpose: str) -> dict[str, Any]:
-    """Pop the session's challenge; it must be for ``purpose`` and younger than the limit.
-
-    :raises PasskeyError: ``kind="expired"`` otherwise.
-    """
-    record = session.pop(_CHALLENGE, None)
-    if (
-        not isinstance(record, dict)
-        or record.get("purpose") != purpose
-        or not isinstance(record.get("issued"), int | float)
-        or record["issued"] + CHALLENGE_SECONDS < time.time()
-    ):
-        raise PasskeyError(EXPIRED, "expired")
-    record["challenge"] = _unb64(record.get("challenge"))
-    return record
 
 
 # --- the account's passkeys -------------------------------------------------------------
@@ -239,7 +144,7 @@ def registration_options(user: User) -> str:
             "too_many",
         )
     handle = existing[0].user_handle if existing else secrets.token_bytes(32)
-    challenge = _issue_challenge(REGISTER, user=user.id, handle=_b64(handle))
+    challenge = issue_challenge(REGISTER, user=user.id, handle=b64(handle))
     options = generate_registration_options(
         rp_id=rp_id(),
         rp_name=rp_name(),
@@ -268,7 +173,7 @@ def register_passkey(user: User, credential: Any, name: str | None) -> Passkey:
         account's challenge, an answer the spec's checks refuse (origin, RP
         ID, user verification, signature...), or a passkey already stored.
     """
-    record = _take_challenge(REGISTER)
+    record = take_challenge(REGISTER)
     if record.get("user") != user.id:
         raise PasskeyError(EXPIRED, "expired")
     if not isinstance(credential, dict):
@@ -298,7 +203,7 @@ def register_passkey(user: User, credential: Any, name: str | None) -> Passkey:
         user_id=user.id,
         credential_id=verified.credential_id,
         public_key=verified.credential_public_key,
-        user_handle=_unb64(record.get("handle")),
+        user_handle=unb64(record.get("handle")),
         sign_count=verified.sign_count,
         transports=",".join(dict.fromkeys(transports)),
         name=(name or "").strip()[:NAME_MAX_LENGTH]
@@ -324,7 +229,7 @@ def authentication_options(purpose: str, user: User | None = None) -> str:
         are allowed; user verification preferred).
     """
     allowed = _descriptors(passkeys_of(user.id)) if user is not None else []
-    challenge = _issue_challenge(purpose, user=user.id if user is not None else None)
+    challenge = issue_challenge(purpose, user=user.id if user is not None else None)
     options = generate_authentication_options(
         rp_id=rp_id(),
         challenge=challenge,
@@ -357,12 +262,12 @@ def verify_assertion(purpose: str, credential: Any, user: User | None = None) ->
     :raises PasskeyError: see the module's notes (``.passkey`` is the stored
         passkey the answer named, once found).
     """
-    record = _take_challenge(purpose)
+    record = take_challenge(purpose)
     if user is not None and record.get("user") != user.id:
         raise PasskeyError(EXPIRED, "expired")
     if not isinstance(credential, dict):
         raise PasskeyError(NOT_VERIFIED, "malformed")
-    credential_id = _unb64(credential.get("rawId"))
+    credential_id = unb64(credential.get("rawId"))
     passkey = db.session.scalar(select(Passkey).where(Passkey.credential_id == credential_id))
     if passkey is None:
         raise PasskeyError(UNKNOWN, "unknown")
@@ -373,7 +278,7 @@ def verify_assertion(purpose: str, credential: Any, user: User | None = None) ->
     response = credential.get("response")
     handle = response.get("userHandle") if isinstance(response, dict) else None
     if (handle is None and purpose == SIGN_IN) or (
-        handle is not None and _unb64(handle) != passkey.user_handle
+        handle is not None and unb64(handle) != passkey.user_handle
     ):  # spec 7.2 step 6: a discoverable credential names its account, and it must be this one
         raise PasskeyError(NOT_VERIFIED, "invalid", passkey)
     try:
