@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from flask.testing import FlaskClient
 
 UP, UV, BE, BS, AT = 0x01, 0x04, 0x08, 0x10, 0x40
-DATA_CSRF = re.compile(r'data-csrf="([^"]+)"')
+PASSKEY_CSRF = re.compile(r'data-passkey=.*?name="csrf_token" type="hidden" value="([^"]+)"', re.S)
 
 
 def b64url(data: bytes) -> str:
@@ -147,9 +147,9 @@ class SoftAuthenticator:
 
 
 def page_csrf(client: FlaskClient, path: str) -> str:
-    """The ``data-csrf`` of the passkey block on the page at ``path``."""
+    """The CSRF token of the passkey block on the page at ``path`` (what the script sends)."""
     page = client.get(path).get_data(as_text=True)
-    match = DATA_CSRF.search(page)
+    match = PASSKEY_CSRF.search(page)
     assert match, f"no passkey block on {path}"
     return match.group(1)
 

@@ -2,7 +2,7 @@
  * second step.  Loaded only on those pages (bundle passkeys_js), never inline (strict CSP).
  *
  * Each block is an element with data-passkey="register" | "sign-in" | "second-step",
- * data-options-url, data-verify-url and data-csrf.  Its [data-passkey-start] button stays
+ * data-options-url and data-verify-url, and a csrf_token input (sent as X-CSRFToken).  Its [data-passkey-start] button stays
  * disabled, and its [data-passkey-note] ("needs JavaScript") shown, without JavaScript
  * (or when this script did not load); without WebAuthn the note says so.  Messages go to
  * its [data-passkey-status] element (an aria-live region).  The server answers JSON; a
@@ -147,7 +147,7 @@
   }
 
   function run(block, button, status) {
-    var csrf = block.dataset.csrf;
+    var csrf = block.querySelector("input[name=csrf_token]").value;
     var registering = block.dataset.passkey === "register";
     button.disabled = true;
     show(status, registering ? "Follow your browser's prompts to create the passkey…"
