@@ -1,6 +1,6 @@
 """CSS and JavaScript bundles: merged, minified, content-hashed, with SRI.
 
-Flask-Assets (webassets) builds five bundles into ``app/static/dist/``:
+Flask-Assets (webassets) builds six bundles into ``app/static/dist/``:
 
 * ``vendor_css`` / ``vendor_js``: ``app/static/src/vendor/bootstrap.css`` and
   ``bootstrap.js``, only the parts of Bootstrap 5.3 the templates use (with
@@ -11,7 +11,10 @@ Flask-Assets (webassets) builds five bundles into ``app/static/dist/``:
 * ``custom_css`` / ``custom_js``: ``app/static/src/css/*.css`` and
   ``app/static/src/js/*.js``, plain files edited by hand;
 * ``nojs_css``: ``app/static/src/nojs/*.css``, loaded inside ``<noscript>`` only
-  (the navbar menu shown open, since its toggler needs JavaScript).
+  (the navbar menu shown open, since its toggler needs JavaScript);
+* ``passkeys_js``: ``app/static/src/js/pages/passkeys.js``, loaded only by the
+  pages that use passkeys (sign-in, its second step, the passkeys page), so
+  other pages, the home page first, don't carry it.
 
 Each file is named ``<bundle>-<hash>.min.<ext>``; ``dist/manifest.json``
 maps bundles to hashes.  Next to each file the build writes ``.gz`` (gzip
@@ -115,6 +118,10 @@ def make_bundles() -> dict[str, Bundle]:
         ),
         "custom_js": Bundle(
             "src/js/*.js", filters="rjsmin", output="dist/custom-%(version)s.min.js"
+        ),
+        # Only on the pages with a passkey button (the {% block scripts %} of their templates).
+        "passkeys_js": Bundle(
+            "src/js/pages/passkeys.js", filters="rjsmin", output="dist/passkeys-%(version)s.min.js"
         ),
     }
 

@@ -43,6 +43,9 @@ SETTING_TYPES: dict[str, type] = {
     "SERVER_NAME": str,
     "MAIL_URL": str,
     "JOBS_REDIS_URL": str,
+    "WEBAUTHN_RP_ID": str,
+    "WEBAUTHN_RP_NAME": str,
+    "WEBAUTHN_ORIGIN": str,
 }
 
 
@@ -184,6 +187,14 @@ class Config(SecurityDefaults):
     API_RATE_LIMIT = "1000 per hour"
     #: Days an account's security-log entries are kept (``flask purge`` removes older ones).
     SECURITY_LOG_RETENTION_DAYS = 365
+    #: Passkeys (WebAuthn): the relying party id, a registrable domain such as ``example.com``;
+    #: ``None``: the request's host name (after ProxyFix). Passkeys only work under it.
+    WEBAUTHN_RP_ID: str | None = None
+    #: The name authenticators show for the site; ``None``: ``SITE_NAME``.
+    WEBAUTHN_RP_NAME: str | None = None
+    #: The origin(s) browsers must report (``https://example.com``), comma-separated;
+    #: ``None``: the request's scheme and host (after ProxyFix).
+    WEBAUTHN_ORIGIN: str | None = None
 
     # --- mail and background jobs (app.mail, app.jobs) -------------------
     #: console://, file://<dir>, memory://, smtp://user:pass@host:587 (STARTTLS) or

@@ -9,8 +9,10 @@ limited per client and per account (``SIGNIN_RATE_LIMIT``, as the password
 step) and written to the account's security log (OWASP ASVS 4.0 2.2.1,
 2.8.4).
 
-With ``REQUIRE_2FA_FOR_ADMINS`` an administrator signed in without
-two-factor is sent to the set-up page from every other page until it is on
+An account with a passkey has the second step too (the passkey, or a code
+when TOTP is on; :mod:`app.auth.passkey_sign_in`).  With
+``REQUIRE_2FA_FOR_ADMINS`` an administrator signed in without two-factor or
+a passkey is sent to the set-up page from every other page until it is on
 (only browser sessions: API keys are not affected).
 """
 
@@ -26,6 +28,7 @@ from werkzeug.wrappers import Response
 
 from app.auth import bp
 from app.auth.login import account_tag, start_session
+from app.auth.passkeys import has_passkey
 from app.auth.security_log import EVENT_LABELS, log_event
 from app.auth.two_factor import check_second_factor, is_enabled, remaining_recovery_codes
 from app.auth.two_factor_forms import SecondStepForm
@@ -58,6 +61,9 @@ SETUP_ENDPOINTS = frozenset(
         "auth.two_factor",
         "auth.two_factor_start",
         "auth.two_factor_confirm",
+        "auth.passkeys",
+        "auth.passkey_options",
+        "auth.passkey_register",
         "auth.sign_out",
         "static",
     }
@@ -65,8 +71,8 @@ SETUP_ENDPOINTS = frozenset(
 
 
 def two_factor_required(user: User) -> bool:
-    """Whether ``user``'s sign-in needs a second step (two-factor is on)."""
-    return is_enabled(user.id)
+    """Whether ``user``'s password sign-in needs a second step (two-factor on, or a passkey)."""
+    return is_enabled(user.id) or has_passkey(user.id)
 
 
 def begin_second_step(user: User, remember: bool, next_path: str | None) -> Response:
@@ -99,6 +105,15 @@ def pending_user() -> User | None:
     if user is None or not user.is_active or user.session_version != marker.get("version"):
         return None
     return user
+
+
+def pending_marker() -> dict | None:
+    """The session's marker of a passed password step (see :func:`begin_second_step`), if any.
+
+    Only its shape is checked: :func:`pending_user` says whether it still holds.
+    """
+    marker = session.get(_PENDING)
+    return marker if isinstance(marker, dict) else None
 
 
 def _pending_key() -> str:
@@ -159,7 +174,13 @@ def two_factor_sign_in() -> Response | tuple[str, int]:
             client_address(),
         )
         form.code.errors.append("That code is not right.")
-    page = render_template("auth/two_factor_sign_in.html", form=form, next=next_path)
+    page = render_template(
+        "auth/two_factor_sign_in.html",
+        form=form,
+        next=next_path,
+        totp=is_enabled(user.id),
+        passkey=has_passkey(user.id),
+    )
     return page, form_status(form)
 
 
@@ -179,6 +200,8 @@ def require_two_factor_for_admins() -> Response | None:
     if not (current_user.is_authenticated and current_user.is_admin):
         return None
     if g.get("user_session") is None or is_enabled(current_user.id):
+        return None
+    if has_passkey(current_user.id):  # a passkey is a second factor too
         return None
     flash("Administrators must turn on two-factor sign-in first.", "warning")
     return redirect(url_for("auth.two_factor"))

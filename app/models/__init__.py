@@ -18,6 +18,7 @@ MODEL_MODULES = (
     "app.models.api_key",
     "app.models.user_session",
     "app.models.two_factor",
+    "app.models.passkey",
 )
 
 

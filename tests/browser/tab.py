@@ -136,7 +136,7 @@ def sign_in(tab: Tab, account: Account) -> None:
     tab.goto("/sign-in")
     page.get_by_label("Email address").fill(account.email)
     page.get_by_label("Password", exact=True).fill(account.password)
-    tab.follow(page.get_by_role("button", name="Sign in"))
+    tab.follow(page.get_by_role("button", name="Sign in", exact=True))
     signed_in = page.get_by_role("link", name=account.name, exact=True, include_hidden=True)
     expect(signed_in).to_be_attached()  # in the navigation bar (collapsed on a phone)
 

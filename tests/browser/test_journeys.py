@@ -124,7 +124,7 @@ def test_register_write_edit_delete_restore_and_sign_out(tab: Tab, stack: Stack)
     assert tab.path == "/account"
 
     sign_out(tab)
-    expect(page.get_by_role("link", name="Sign in")).to_be_visible()
+    expect(page.get_by_role("link", name="Sign in", exact=True)).to_be_visible()
     tab.goto(story)  # published: readable signed out, without the author's buttons
     expect(page.get_by_role("link", name="Edit", exact=True)).to_have_count(0)
 
@@ -227,7 +227,7 @@ def test_keep_me_signed_in_survives_a_lost_session_cookie(tab: Tab, account: Acc
     page.get_by_label("Email address").fill(account.email)
     page.get_by_label("Password", exact=True).fill(account.password)
     page.get_by_label("Keep me signed in on this device").check()
-    tab.follow(page.get_by_role("button", name="Sign in"))
+    tab.follow(page.get_by_role("button", name="Sign in", exact=True))
     page.context.clear_cookies(name="session")  # the browser was closed and opened again
     for _ in range(2):  # the first request is served from the remember cookie, then?
         tab.goto("/stories/mine")

@@ -76,7 +76,7 @@ def test_sign_in_and_write_a_story_with_the_keyboard_only(
 
     skip = tab_to(tab, page.get_by_role("link", name="Skip to main content"))
     assert len(skip) == 1, f"the skip link is not the first stop: {skip}"
-    tab_to(tab, page.get_by_role("link", name="Sign in"))
+    tab_to(tab, page.get_by_role("link", name="Sign in", exact=True))
     tab.follow(None, key="Enter")
     assert tab.path == "/sign-in"
 
@@ -84,7 +84,7 @@ def test_sign_in_and_write_a_story_with_the_keyboard_only(
     keyboard.type(account.email)
     tab_to(tab, page.get_by_label("Password", exact=True))
     keyboard.type(account.password)
-    tab_to(tab, page.get_by_role("button", name="Sign in"))
+    tab_to(tab, page.get_by_role("button", name="Sign in", exact=True))
     tab.follow(None, key="Enter")
     expect(page.get_by_role("link", name=account.name, exact=True)).to_be_visible()
 
