@@ -110,6 +110,9 @@ def test_adding_needs_the_password(any_db):
     assert kinds(app)[-1] == "passkey_failed"
     empty = post_json(client, f"{PAGE}/options", {"password": ""}, csrf)
     assert detail(empty) == "Please enter your password."
+    huge = post_json(client, f"{PAGE}/options", {"password": "x" * 100_000}, csrf)
+    assert huge.status_code == 400
+    assert detail(huge) == "That is not your password."
     # Without options (so without a challenge) no answer is accepted.
     credential = SoftAuthenticator().create(
         {"user": {"id": "AAAA"}, "challenge": "AAAA", "rp": {"id": "localhost"}}

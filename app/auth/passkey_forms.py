@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from wtforms import PasswordField, StringField, SubmitField
+from wtforms import StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
-from app.forms import single_line_text
+from app.forms import current_password_field, single_line_text
 from app.models.passkey import NAME_MAX_LENGTH
 from flask_bastion.errors import CSRFRerenderForm
 
@@ -30,9 +30,5 @@ class RenamePasskeyForm(CSRFRerenderForm):
 class RemovePasskeyForm(CSRFRerenderForm):
     """Remove one passkey: needs the password (OWASP ASVS 4.0 3.7.1, as for two-factor)."""
 
-    password = PasswordField(
-        "Your password",
-        validators=[DataRequired("Please enter your password to confirm.")],
-        render_kw={"autocomplete": "current-password"},
-    )
+    password = current_password_field("Your password", "Please enter your password to confirm.")
     submit = SubmitField("Remove passkey")

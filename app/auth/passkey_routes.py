@@ -45,6 +45,7 @@ from app.forms import form_status, single_line_text
 from app.models.passkey import Passkey
 from flask_bastion import csrf_rerender, limit
 from flask_bastion.errors import problem_response
+from flask_bastion.passwords import MAX_LENGTH
 
 logger = logging.getLogger("bastion.auth")
 
@@ -119,6 +120,8 @@ def passkey_options() -> Response:
         password = json_body().get("password")
         if not isinstance(password, str) or not password:
             return refusal("Please enter your password.")
+        if len(password) > MAX_LENGTH:  # as the forms' current_password_field
+            return refusal("That is not your password.")
         if not password_hasher().verify(current_user.password_hash, password):
             log_event(current_user.id, "passkey_failed", "adding a passkey: wrong password")
             return refusal("That is not your password.")
