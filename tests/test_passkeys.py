@@ -26,7 +26,7 @@ from tests.passkey_authenticator import (
     page_csrf,
     post_json,
 )
-from tests.test_auth import PASSWORD, make_user, sign_in
+from tests.test_auth import PASSWORD, make_user, outbox, sign_in
 
 PAGE = "/account/passkeys"
 START = dt.datetime(2030, 3, 1, 8, 0, 0, tzinfo=dt.UTC)
@@ -71,6 +71,10 @@ def test_add_a_passkey_then_a_second_one(any_db):
     assert response.get_json() == {"redirect": "/account/passkeys"}
     page = client.get(PAGE).get_data(as_text=True)
     assert "Passkey “Phone” added" in page
+    notice = outbox(app)[-1]
+    assert notice["To"] == "ada@example.com"
+    assert notice["Subject"] == "[Bastion] A passkey was added to your account"
+    assert 'A passkey called "Phone" was just added' in notice.get_content()
     assert '<h3 class="h5 mb-1">Phone</h3>' in page
     assert add_passkey(client, laptop, name="").status_code == 200
     keys = stored(app)
@@ -239,6 +243,9 @@ def test_remove_needs_the_password(any_db):
     assert [k.name for k in stored(app)] == ["Laptop"]
     assert kinds(app)[-1] == "passkey_removed"
     assert "Passkey “Phone” removed" in client.get(PAGE).get_data(as_text=True)
+    notice = outbox(app)[-1]
+    assert notice["Subject"] == "[Bastion] A passkey was removed from your account"
+    assert 'The passkey called "Phone" was just removed' in notice.get_content()
 
 
 def test_another_accounts_passkey_can_not_be_renamed_or_removed(any_db):
@@ -340,6 +347,10 @@ def test_the_command_line_removes_every_passkey_of_someone_who_lost_them(any_db)
     assert client.get("/account").status_code == 302  # signed out everywhere
     assert sign_in(client).headers["Location"] == "/account"  # the password alone again
     assert "passkey_removed" in kinds(app)
+    notice = outbox(app)[-1]
+    assert notice["Subject"] == "[Bastion] A passkey was removed from your account"
+    assert "removed every passkey" in notice.get_content()
+    assert "(Phone, Laptop)" in notice.get_content()
     again = runner.invoke(args=["users", "passkeys-off", "ada@example.com"])
     assert again.exit_code == 1
     assert "has no passkeys" in again.output

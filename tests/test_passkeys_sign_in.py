@@ -12,6 +12,7 @@ limited like password sign-ins.
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pyotp
 import pytest
@@ -402,7 +403,13 @@ def test_a_passkey_meets_require_2fa_for_admins(app):
     ).get_data(as_text=True)
     assert client.get("/account/passkeys").status_code == 200
     assert add_passkey(client, SoftAuthenticator()).status_code == 200
-    assert client.get("/admin/").status_code == 200
+    listing = client.get("/admin/")
+    assert listing.status_code == 200
+    assert re.search(
+        r"<td>ada@example\.com</td>.*?<td>passkey</td>", listing.get_data(as_text=True), re.S
+    )
+    log = client.get("/admin/accounts/1/security-log").get_data(as_text=True)
+    assert "passkeys: <strong>1</strong>" in log
 
 
 # --- rate limits -----------------------------------------------------------------------

@@ -125,9 +125,9 @@ def test_the_admin_list_shows_who_has_two_factor(app, client, clock):
     assert '<th scope="col">Two-factor</th>' in page
     rows = {
         m[0]: m[1]
-        for m in re.findall(r"<td>([^<]+@example\.com)</td>.*?<td>(on|off)</td>", page, re.S)
+        for m in re.findall(r"<td>([^<]+@example\.com)</td>.*?<td>(app|off)</td>", page, re.S)
     }
-    assert rows == {"ada@example.com": "on", "admin@example.com": "off"}
+    assert rows == {"ada@example.com": "app", "admin@example.com": "off"}
     log = client.get("/admin/accounts/1/security-log").get_data(as_text=True)
     assert "Two-factor sign-in: <strong>on</strong>" in log
     assert "Two-factor sign-in turned on" in log

@@ -10,6 +10,7 @@ from flask import Blueprint, abort, render_template
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from app.auth.passkeys import passkey_user_ids
 from app.auth.security_log import ADMIN_SHOWN_EVENTS, EVENT_LABELS, events_of
 from app.auth.two_factor import enabled_user_ids
 from app.auth.user_sessions import live_sessions
@@ -36,11 +37,17 @@ def admin_required(view: F) -> F:
 @bp.get("/")
 @admin_required
 def users() -> str:
-    """Every account, deleted ones included, newest first, and whether each has two-factor on."""
+    """Every account, deleted ones included, newest first, and its second factors
+    (an authenticator app, passkeys, both or none)."""
     accounts = db.session.scalars(
         select(User).order_by(User.id.desc()).execution_options(**{INCLUDE_DELETED: True})
     ).all()
-    return render_template("admin/users.html", accounts=accounts, two_factor_ids=enabled_user_ids())
+    return render_template(
+        "admin/users.html",
+        accounts=accounts,
+        two_factor_ids=enabled_user_ids(),
+        passkey_ids=passkey_user_ids(),
+    )
 
 
 @bp.get("/accounts/<id:user_id>/security-log")

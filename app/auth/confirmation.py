@@ -49,6 +49,8 @@ NOTICE_SUBJECTS = {
     "password_reset": "Your password was reset",  # nosec B105 - a subject line
     "two_factor_disabled": "Two-factor sign-in was turned off",
     "email_changed": "Your email address was changed",
+    "passkey_added": "A passkey was added to your account",
+    "passkey_removed": "A passkey was removed from your account",
 }
 
 

@@ -4,8 +4,8 @@ An account with a passkey is asked for one after its password, so losing
 them all (and having no TOTP) locks the owner out.  Only someone with shell
 access to the server can run this: it removes the account's passkeys, signs
 the account out everywhere (as ``two-factor-off`` does) and writes the
-change to the account's security log.  The person then signs in with the
-password alone and can add a passkey again.
+change to the account's security log, and mails the owner a notice.  The
+person then signs in with the password alone and can add a passkey again.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import delete
 
 from app.auth.cli import users
+from app.auth.confirmation import send_notice
 from app.auth.login import find_live_user
 from app.auth.passkeys import passkeys_of
 from app.auth.security_log import log_event
@@ -43,6 +44,7 @@ def passkeys_off(email: str) -> None:
     revoked = revoke_sessions(user)
     detail = f"all {len(names)}, from the command line; {revoked} session(s) ended"
     log_event(user.id, "passkey_removed", detail)
+    send_notice(user, "passkey_removed", names=names, by_operator=True)
     click.echo(
         f"{len(names)} passkey(s) removed from {user.email}; {revoked} session(s) signed out."
     )

@@ -30,6 +30,7 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from app.auth import bp
+from app.auth.confirmation import send_notice
 from app.auth.login import password_hasher
 from app.auth.passkey_challenges import PasskeyError
 from app.auth.passkey_forms import RemovePasskeyForm, RenamePasskeyForm
@@ -146,6 +147,7 @@ def passkey_register() -> Response:
     log_event(current_user.id, "passkey_added", passkey.name, commit=False)
     db.session.commit()
     logger.info("account %s added passkey %s", current_user.id, passkey.id)
+    send_notice(current_user, "passkey_added", names=[passkey.name])
     flash(f"Passkey “{passkey.name}” added. You can now sign in with it.", "success")
     return jsonify(redirect=url_for("auth.passkeys"))
 
@@ -192,6 +194,7 @@ def passkey_remove(passkey_id: int) -> Response:
             log_event(current_user.id, "passkey_removed", name, commit=False)
             db.session.commit()
             logger.info("account %s removed passkey %s", current_user.id, passkey_id)
+            send_notice(current_user, "passkey_removed", names=[name])
             flash(f"Passkey “{name}” removed. It no longer signs you in.", "success")
             return redirect(url_for("auth.passkeys"))
         log_event(current_user.id, "passkey_failed", "removing a passkey: wrong password")

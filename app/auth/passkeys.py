@@ -95,6 +95,11 @@ def passkeys_of(user_id: int) -> list[Passkey]:
     )
 
 
+def passkey_user_ids() -> set[int]:
+    """Ids of every account with at least one passkey (one query; for the admin list)."""
+    return set(db.session.scalars(select(Passkey.user_id).distinct()))
+
+
 def has_passkey(user_id: int) -> bool:
     """Whether the account has at least one passkey (one indexed query)."""
     found = db.session.scalar(select(Passkey.id).where(Passkey.user_id == user_id).limit(1))
