@@ -29,7 +29,7 @@ def password_step(tab: Tab, email: str, password: str) -> None:
     tab.goto("/sign-in")
     page.get_by_label("Email address").fill(email)
     page.get_by_label("Password", exact=True).fill(password)
-    tab.follow(page.get_by_role("button", name="Sign in"))
+    tab.follow(page.get_by_role("button", name="Sign in", exact=True))
     assert tab.path == "/sign-in/two-factor", tab.path
 
 
