@@ -56,7 +56,12 @@ CATEGORIES: list[tuple[str, tuple[str, ...]]] = [
     ("rate limiting: Redis client I/O", ("/redis/",)),
     (
         "rate limiting: flask_bastion.ratelimit, limits",
-        ("/limits/", "/flask_bastion/ratelimit.py", "/flask_bastion/counters.py"),
+        (
+            "/limits/",
+            "/flask_bastion/ratelimit.py",
+            "/flask_bastion/limit_rules.py",
+            "/flask_bastion/counters.py",
+        ),
     ),
     ("compression (Flask-Compress, brotli)", ("/flask_compress/", "/brotli", "/gzip.py", "zstd")),
     ("templates (Jinja2, MarkupSafe)", ("/jinja2/", "/markupsafe/", "/app/templates/", ".html")),
