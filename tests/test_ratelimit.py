@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import time
 import uuid
 from urllib.parse import urlsplit
@@ -391,3 +392,18 @@ def test_options_handled_by_a_view_is_counted(clock):
     answers = [client.options("/thing") for _ in range(3)]
     assert [r.status_code for r in answers] == [200, 200, 429]
     assert answers[0].get_data(as_text=True) == "ran"
+
+
+@pytest.mark.settings(RATELIMIT_ENABLED=True, RATELIMIT_DEFAULT="1000 per second")
+def test_account_forms_posted_by_nobody_are_refused_not_500(app, client):
+    """The account pages' own limits count per signed-in account; a post without a
+    session (a stale tab, a scanner) is counted by address and refused, never a 500."""
+    posts = [
+        re.sub(r"<[^>]+>", "1", rule.rule)
+        for rule in app.url_map.iter_rules()
+        if "POST" in rule.methods and rule.rule.startswith("/account")
+    ]
+    assert len(posts) >= 10
+    for path in posts:
+        response = client.post(path)
+        assert response.status_code in (302, 400, 401, 404), (path, response.status_code)

@@ -29,10 +29,6 @@ def _create_limit() -> str:
     return str(current_app.config["API_KEY_RATE_LIMIT"])
 
 
-def _user_key() -> str:
-    return f"user:{current_user.id}"
-
-
 def account_page(form: ApiKeyForm, status: int = 200, new_key: str | None = None) -> Response:
     """The account page with the user's keys and ``form``; ``new_key`` is shown once.
 
@@ -58,7 +54,7 @@ def account_page(form: ApiKeyForm, status: int = 200, new_key: str | None = None
 
 @bp.post("/account/api-keys")
 @login_required
-@limit(_create_limit, methods=["POST"], key_func=_user_key)
+@limit(_create_limit, methods=["POST"])
 @csrf_rerender
 def create_api_key() -> Response:
     """Create a key and show it once in this response; errors re-show the form (422)."""

@@ -36,14 +36,10 @@ def _signin_limit() -> str:
     return str(current_app.config["SIGNIN_RATE_LIMIT"])
 
 
-def _user_key() -> str:
-    return f"email-change:{current_user.id}"
-
-
 @bp.route("/account/email", methods=["GET", "POST"])
 @login_required
 @limit(_mail_limit, methods=["POST"], key_func=client_address)
-@limit(_mail_limit, methods=["POST"], key_func=_user_key)
+@limit(_mail_limit, methods=["POST"])
 @csrf_rerender
 def change_email() -> Response | tuple[str, int]:
     """Ask for a link to a new address; the same answer whether or not it is free."""

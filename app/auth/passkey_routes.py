@@ -55,10 +55,6 @@ def _limit() -> str:
     return str(current_app.config["SIGNIN_RATE_LIMIT"])
 
 
-def _user_key() -> str:
-    return f"user:{current_user.id}"
-
-
 def json_body() -> dict[str, Any]:
     """The request's JSON object.
 
@@ -114,7 +110,7 @@ def passkeys() -> Response:
 
 @bp.post("/account/passkeys/options")
 @login_required
-@limit(_limit, methods=["POST"], key_func=_user_key)
+@limit(_limit, methods=["POST"])
 def passkey_options() -> Response:
     """Check the password (JSON ``{"password": ...}``), then answer the creation options."""
     try:
@@ -133,7 +129,7 @@ def passkey_options() -> Response:
 
 @bp.post("/account/passkeys")
 @login_required
-@limit(_limit, methods=["POST"], key_func=_user_key)
+@limit(_limit, methods=["POST"])
 def passkey_register() -> Response:
     """Store a new passkey from ``{"credential": RegistrationResponseJSON, "name": ...}``."""
     try:
@@ -158,7 +154,7 @@ def _owned(passkey_id: int) -> Passkey | None:
 
 @bp.post("/account/passkeys/<int:passkey_id>/rename")
 @login_required
-@limit(_limit, methods=["POST"], key_func=_user_key)
+@limit(_limit, methods=["POST"])
 @csrf_rerender
 def passkey_rename(passkey_id: int) -> Response:
     """Give one of the account's passkeys a new name."""
@@ -178,7 +174,7 @@ def passkey_rename(passkey_id: int) -> Response:
 
 @bp.post("/account/passkeys/<int:passkey_id>/remove")
 @login_required
-@limit(_limit, methods=["POST"], key_func=_user_key)
+@limit(_limit, methods=["POST"])
 @csrf_rerender
 def passkey_remove(passkey_id: int) -> Response:
     """Remove one of the account's passkeys (needs the password)."""

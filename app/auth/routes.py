@@ -58,10 +58,6 @@ def _account_key() -> str:
     return "account:" + account_tag(normalize_email(request.form.get("email")))
 
 
-def _user_key() -> str:
-    return f"user:{current_user.id}"
-
-
 def _failed(response: Response) -> bool:
     """``deduct_when`` of the per-account limit: count the attempt unless it signed someone in.
 
@@ -170,7 +166,7 @@ def account() -> Response:
 
 @bp.route("/account/password", methods=["GET", "POST"])
 @login_required
-@limit(_signin_limit, methods=["POST"], key_func=_user_key)
+@limit(_signin_limit, methods=["POST"])
 @csrf_rerender
 def change_password() -> Response | tuple[str, int]:
     """Change the password (asks for the current one); signs out other sessions."""
@@ -196,7 +192,7 @@ def change_password() -> Response | tuple[str, int]:
 
 @bp.route("/account/delete", methods=["GET", "POST"])
 @login_required
-@limit(_signin_limit, methods=["POST"], key_func=_user_key)
+@limit(_signin_limit, methods=["POST"])
 @csrf_rerender
 def delete_account() -> Response | tuple[str, int]:
     """Delete the account (soft delete, confirmed with the password), then sign out."""

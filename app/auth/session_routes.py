@@ -25,17 +25,13 @@ def _limit() -> str:
     return str(current_app.config["SIGNIN_RATE_LIMIT"])
 
 
-def _user_key() -> str:
-    return f"user:{current_user.id}"
-
-
 def _back() -> Response:
     return redirect(url_for("auth.account") + "#sessions")
 
 
 @bp.post("/account/sessions/<id:session_id>/revoke")
 @login_required
-@limit(_limit, methods=["POST"], key_func=_user_key)
+@limit(_limit, methods=["POST"])
 def revoke_user_session(session_id: int) -> Response:
     """Sign out one of the signed-in user's sessions (its cookies stop working at once).
 
@@ -63,7 +59,7 @@ def revoke_user_session(session_id: int) -> Response:
 
 @bp.post("/account/sessions/revoke-others")
 @login_required
-@limit(_limit, methods=["POST"], key_func=_user_key)
+@limit(_limit, methods=["POST"])
 def revoke_other_sessions() -> Response:
     """Sign out every session of the signed-in user except this one."""
     count = revoke_sessions(current_user, keep=current_session())

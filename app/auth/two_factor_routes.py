@@ -53,10 +53,6 @@ def _limit() -> str:
     return str(current_app.config["SIGNIN_RATE_LIMIT"])
 
 
-def _user_key() -> str:
-    return f"user:{current_user.id}"
-
-
 def _no_store(page: str, status: int = 200) -> Response:
     response = make_response(page, status)
     response.headers["Cache-Control"] = "no-store"
@@ -116,7 +112,7 @@ def two_factor() -> Response:
 
 @bp.post("/account/two-factor/start")
 @login_required
-@limit(_limit, methods=["POST"], key_func=_user_key)
+@limit(_limit, methods=["POST"])
 @csrf_rerender
 def two_factor_start() -> Response:
     """Begin the set-up: a new secret (not on until confirmed with a code)."""
@@ -132,7 +128,7 @@ def two_factor_start() -> Response:
 
 @bp.post("/account/two-factor/confirm")
 @login_required
-@limit(_limit, methods=["POST"], key_func=_user_key)
+@limit(_limit, methods=["POST"])
 @csrf_rerender
 def two_factor_confirm() -> Response:
     """Turn two-factor on once a code from the app is right; show the recovery codes once."""
@@ -155,7 +151,7 @@ def two_factor_confirm() -> Response:
 
 @bp.post("/account/two-factor/recovery-codes")
 @login_required
-@limit(_limit, methods=["POST"], key_func=_user_key)
+@limit(_limit, methods=["POST"])
 @csrf_rerender
 def two_factor_recovery_codes() -> Response:
     """Replace the recovery codes (needs a current code); the new ones are shown once."""
@@ -175,7 +171,7 @@ def two_factor_recovery_codes() -> Response:
 
 @bp.post("/account/two-factor/disable")
 @login_required
-@limit(_limit, methods=["POST"], key_func=_user_key)
+@limit(_limit, methods=["POST"])
 @csrf_rerender
 def two_factor_disable() -> Response:
     """Turn two-factor off: needs the password and a current code (or a recovery code)."""
