@@ -45,7 +45,14 @@ from .errors import (
 )
 from .headers import init_headers, no_https_redirect
 from .proxy import PathPrefixMiddleware, StrictProxyFix, normalize_prefix
-from .ratelimit import RateLimiter, client_address, exempt, init_ratelimit, limit
+from .ratelimit import (
+    RateLimiter,
+    client_address,
+    configured,
+    exempt,
+    init_ratelimit,
+    limit,
+)
 from .request_log import RequestLogMiddleware
 from .security_txt import init_security_txt
 from .sessions import CachedSerializerSessionInterface
@@ -57,6 +64,7 @@ __all__ = [
     "RateLimiter",
     "before_error_response",
     "client_address",
+    "configured",
     "csrf_exempt_when",
     "csrf_rerender",
     "error_response",

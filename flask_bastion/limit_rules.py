@@ -2,7 +2,8 @@
 
 * :func:`client_address` and :func:`client_key`: the default key of a
   request (the address, or the signed-in account);
-* :func:`limit` and :func:`exempt`: marks on views, classes and blueprints,
+* :func:`limit` (with :func:`configured` for a limit from a setting) and
+  :func:`exempt`: marks on views, classes and blueprints,
   read by :meth:`flask_bastion.ratelimit.RateLimiter.route_limits`; they
   work before any app exists;
 * :func:`parse_limits` and :func:`limits_setting`: the ``limits`` library's
@@ -137,6 +138,25 @@ def limit(
         return view
 
     return decorate
+
+
+def configured(name: str) -> Callable[[], str]:
+    """A :func:`limit` value read from ``current_app.config[name]`` on each request.
+
+    ``@limit(configured("SIGNIN_RATE_LIMIT"))`` follows the app's setting
+    (a string in ``limits`` notation), whichever app serves the view and
+    whenever its config changes.
+
+    :param name: the config key.
+    :returns: a function of no arguments giving the setting as a string; a
+        missing key raises :class:`KeyError` when a request is counted.
+    """
+
+    def value() -> str:
+        return str(current_app.config[name])
+
+    value.__qualname__ = value.__name__ = f"configured({name!r})"
+    return value
 
 
 def exempt(target: F) -> F:

@@ -12,7 +12,7 @@ from pathlib import Path
 import time_machine
 from flask import Flask, render_template_string
 
-from flask_bastion import Bastion, before_error_response, exempt, limit
+from flask_bastion import Bastion, before_error_response, configured, exempt, limit
 from tests.test_ratelimit import START
 
 HTTPS = "https://localhost"
@@ -34,6 +34,11 @@ def bare_app(**options) -> Flask:
     @limit("1 per minute")
     def search() -> str:
         return "results"
+
+    @app.get("/export")
+    @limit(configured("EXPORT_RATE_LIMIT"))
+    def export() -> str:
+        return "exported"
 
     @app.get("/ping")
     @exempt
@@ -88,6 +93,18 @@ def test_route_limits_and_exemptions_in_a_bare_app():
         assert refused.status_code == 429
         assert int(refused.headers["Retry-After"]) > 1, "the per-minute limit decides"
         assert {client.get(f"{HTTPS}/ping").status_code for _ in range(5)} == {200}
+
+
+def test_a_limit_can_follow_a_setting():
+    app = bare_app()
+    app.config["EXPORT_RATE_LIMIT"] = "1 per minute"
+    client = app.test_client()
+    with time_machine.travel(START, tick=False) as clock:
+        assert client.get(f"{HTTPS}/export").status_code == 200
+        assert client.get(f"{HTTPS}/export").status_code == 429
+        app.config["EXPORT_RATE_LIMIT"] = "3 per minute"  # read again on each request
+        clock.shift(1)
+        assert client.get(f"{HTTPS}/export").status_code == 200
 
 
 def test_the_extension_brings_its_error_page_and_the_app_can_replace_it(tmp_path: Path):

@@ -24,12 +24,12 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from flask import Flask, current_app, g, request
+from flask import Flask, g, request
 from flask_login import current_user
 from flask_smorest import abort as api_abort
 
 from app.auth.api_keys import authenticate_key, has_scope, key_from_request, touch
-from flask_bastion import client_address, csrf_exempt_when, limit
+from flask_bastion import client_address, configured, csrf_exempt_when, limit
 
 #: Methods that change something: they need a key with the ``write`` scope.
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -60,12 +60,7 @@ def rate_key() -> str:
     return "api-key:" + hashlib.sha256(raw.encode("utf-8", "replace")).hexdigest()[:24]
 
 
-def api_rate_limit() -> str:
-    """``API_RATE_LIMIT`` of the app (read per request, so tests may change it)."""
-    return str(current_app.config["API_RATE_LIMIT"])
-
-
-@limit(api_rate_limit, key_func=rate_key)
+@limit(configured("API_RATE_LIMIT"), key_func=rate_key)
 class KeyAuth:
     """Mixin for API views (before the view class): API keys, else the session cookie."""
 

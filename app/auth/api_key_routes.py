@@ -7,7 +7,7 @@ not encrypted), and that response is ``Cache-Control: no-store``.
 
 from __future__ import annotations
 
-from flask import abort, current_app, flash, make_response, redirect, render_template, url_for
+from flask import abort, flash, make_response, redirect, render_template, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from werkzeug.wrappers import Response
@@ -22,11 +22,7 @@ from app.extensions import db
 from app.forms import form_status
 from app.models.api_key import ApiKey
 from app.models.base import utcnow
-from flask_bastion import csrf_rerender, limit
-
-
-def _create_limit() -> str:
-    return str(current_app.config["API_KEY_RATE_LIMIT"])
+from flask_bastion import configured, csrf_rerender, limit
 
 
 def account_page(form: ApiKeyForm, status: int = 200, new_key: str | None = None) -> Response:
@@ -54,7 +50,7 @@ def account_page(form: ApiKeyForm, status: int = 200, new_key: str | None = None
 
 @bp.post("/account/api-keys")
 @login_required
-@limit(_create_limit, methods=["POST"])
+@limit(configured("API_KEY_RATE_LIMIT"), methods=["POST"])
 @csrf_rerender
 def create_api_key() -> Response:
     """Create a key and show it once in this response; errors re-show the form (422)."""

@@ -8,7 +8,7 @@ and moves the account on POST, limited by ``SIGNIN_RATE_LIMIT`` per client.
 
 from __future__ import annotations
 
-from flask import current_app, flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
@@ -25,21 +25,13 @@ from app.auth.login import password_hasher
 from app.auth.tokens import read_token_with
 from app.forms import form_status, normalize_email
 from app.models.user import User
-from flask_bastion import client_address, csrf_rerender, limit
-
-
-def _mail_limit() -> str:
-    return str(current_app.config["MAIL_RATE_LIMIT"])
-
-
-def _signin_limit() -> str:
-    return str(current_app.config["SIGNIN_RATE_LIMIT"])
+from flask_bastion import client_address, configured, csrf_rerender, limit
 
 
 @bp.route("/account/email", methods=["GET", "POST"])
 @login_required
-@limit(_mail_limit, methods=["POST"], key_func=client_address)
-@limit(_mail_limit, methods=["POST"])
+@limit(configured("MAIL_RATE_LIMIT"), methods=["POST"], key_func=client_address)
+@limit(configured("MAIL_RATE_LIMIT"), methods=["POST"])
 @csrf_rerender
 def change_email() -> Response | tuple[str, int]:
     """Ask for a link to a new address; the same answer whether or not it is free."""
@@ -59,7 +51,7 @@ def change_email() -> Response | tuple[str, int]:
 
 
 @bp.route("/account/email/confirm/<token>", methods=["GET", "POST"])
-@limit(_signin_limit, methods=["POST"], key_func=client_address)
+@limit(configured("SIGNIN_RATE_LIMIT"), methods=["POST"], key_func=client_address)
 @csrf_rerender
 def confirm_email_change(token: str) -> Response | tuple[str, int]:
     """Show the new address with a button (GET); move the account to it (POST).

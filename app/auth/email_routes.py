@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 from wtforms import SubmitField
@@ -27,7 +27,7 @@ from app.extensions import db
 from app.forms import email_field, form_status, normalize_email
 from app.jobs import enqueue
 from app.models.base import utcnow
-from flask_bastion import client_address, csrf_rerender, limit
+from flask_bastion import client_address, configured, csrf_rerender, limit
 from flask_bastion.errors import CSRFRerenderForm
 
 logger = logging.getLogger("bastion.auth")
@@ -57,14 +57,6 @@ class ConfirmEmailForm(CSRFRerenderForm):
     submit = SubmitField("Confirm my address")
 
 
-def _mail_limit() -> str:
-    return str(current_app.config["MAIL_RATE_LIMIT"])
-
-
-def _signin_limit() -> str:
-    return str(current_app.config["SIGNIN_RATE_LIMIT"])
-
-
 def _address_key() -> str:
     """Rate-limit key of the address a form names (hashed, so no address is stored)."""
     return "mail:" + account_tag(normalize_email(request.form.get("email")))
@@ -75,8 +67,8 @@ def _bad_link() -> tuple[str, int]:
 
 
 @bp.route("/forgot-password", methods=["GET", "POST"])
-@limit(_mail_limit, methods=["POST"], key_func=client_address)
-@limit(_mail_limit, methods=["POST"], key_func=_address_key)
+@limit(configured("MAIL_RATE_LIMIT"), methods=["POST"], key_func=client_address)
+@limit(configured("MAIL_RATE_LIMIT"), methods=["POST"], key_func=_address_key)
 @csrf_rerender
 def forgot_password() -> Response | tuple[str, int]:
     """Queue a reset link for the address (sent if it has a live, enabled account); same answer."""
@@ -98,7 +90,7 @@ def forgot_password() -> Response | tuple[str, int]:
 
 
 @bp.route("/reset-password/<token>", methods=["GET", "POST"])
-@limit(_signin_limit, methods=["POST"], key_func=client_address)
+@limit(configured("SIGNIN_RATE_LIMIT"), methods=["POST"], key_func=client_address)
 @csrf_rerender
 def reset_password(token: str) -> Response | tuple[str, int]:
     """Set a new password from a valid link; every session of the account ends."""
@@ -125,7 +117,7 @@ def reset_password(token: str) -> Response | tuple[str, int]:
 
 
 @bp.route("/confirm-email/<token>", methods=["GET", "POST"])
-@limit(_signin_limit, methods=["POST"], key_func=client_address)
+@limit(configured("SIGNIN_RATE_LIMIT"), methods=["POST"], key_func=client_address)
 @csrf_rerender
 def confirm_email(token: str) -> Response | tuple[str, int]:
     """Confirm the address of the account a valid link names."""

@@ -44,15 +44,11 @@ from app.auth.security_log import log_event
 from app.extensions import db
 from app.forms import form_status, single_line_text
 from app.models.passkey import Passkey
-from flask_bastion import csrf_rerender, limit
+from flask_bastion import configured, csrf_rerender, limit
 from flask_bastion.errors import problem_response
 from flask_bastion.passwords import MAX_LENGTH
 
 logger = logging.getLogger("bastion.auth")
-
-
-def _limit() -> str:
-    return str(current_app.config["SIGNIN_RATE_LIMIT"])
 
 
 def json_body() -> dict[str, Any]:
@@ -110,7 +106,7 @@ def passkeys() -> Response:
 
 @bp.post("/account/passkeys/options")
 @login_required
-@limit(_limit, methods=["POST"])
+@limit(configured("SIGNIN_RATE_LIMIT"), methods=["POST"])
 def passkey_options() -> Response:
     """Check the password (JSON ``{"password": ...}``), then answer the creation options."""
     try:
@@ -129,7 +125,7 @@ def passkey_options() -> Response:
 
 @bp.post("/account/passkeys")
 @login_required
-@limit(_limit, methods=["POST"])
+@limit(configured("SIGNIN_RATE_LIMIT"), methods=["POST"])
 def passkey_register() -> Response:
     """Store a new passkey from ``{"credential": RegistrationResponseJSON, "name": ...}``."""
     try:
@@ -154,7 +150,7 @@ def _owned(passkey_id: int) -> Passkey | None:
 
 @bp.post("/account/passkeys/<int:passkey_id>/rename")
 @login_required
-@limit(_limit, methods=["POST"])
+@limit(configured("SIGNIN_RATE_LIMIT"), methods=["POST"])
 @csrf_rerender
 def passkey_rename(passkey_id: int) -> Response:
     """Give one of the account's passkeys a new name."""
@@ -174,7 +170,7 @@ def passkey_rename(passkey_id: int) -> Response:
 
 @bp.post("/account/passkeys/<int:passkey_id>/remove")
 @login_required
-@limit(_limit, methods=["POST"])
+@limit(configured("SIGNIN_RATE_LIMIT"), methods=["POST"])
 @csrf_rerender
 def passkey_remove(passkey_id: int) -> Response:
     """Remove one of the account's passkeys (needs the password)."""

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import current_app, g, jsonify, request, url_for
+from flask import g, jsonify, request, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
@@ -37,15 +37,11 @@ from app.auth.security_log import log_event
 from app.auth.two_factor_sign_in import pending_marker, pending_user
 from app.extensions import db
 from app.models.user import User
-from flask_bastion import client_address, limit
+from flask_bastion import client_address, configured, limit
 from flask_bastion.redirects import safe_next_path
 
 logger = logging.getLogger("bastion.auth")
 SIGN_IN_AGAIN = "Your sign-in has expired. Please sign in with your password again."
-
-
-def _limit() -> str:
-    return str(current_app.config["SIGNIN_RATE_LIMIT"])
 
 
 def _pending_key() -> str:
@@ -85,14 +81,14 @@ def _refused(error: PasskeyError, account_id: int | None = None) -> Response:
 
 
 @bp.post("/sign-in/passkey/options")
-@limit(_limit, methods=["POST"], key_func=client_address)
+@limit(configured("SIGNIN_RATE_LIMIT"), methods=["POST"], key_func=client_address)
 def passkey_sign_in_options() -> Response:
     """Request options for a passwordless sign-in: the same for every visitor."""
     return json_options(authentication_options(SIGN_IN))
 
 
 @bp.post("/sign-in/passkey")
-@limit(_limit, methods=["POST"], key_func=client_address)
+@limit(configured("SIGNIN_RATE_LIMIT"), methods=["POST"], key_func=client_address)
 def passkey_sign_in() -> Response:
     """Sign in with a discoverable passkey (``{"credential": ..., "remember": bool}``)."""
     try:
@@ -116,7 +112,7 @@ def passkey_sign_in() -> Response:
 
 
 @bp.post("/sign-in/two-factor/passkey/options")
-@limit(_limit, methods=["POST"], key_func=client_address)
+@limit(configured("SIGNIN_RATE_LIMIT"), methods=["POST"], key_func=client_address)
 def second_step_passkey_options() -> Response:
     """Request options for the second step: the passkeys of the account at that step."""
     user = pending_user()
@@ -126,8 +122,10 @@ def second_step_passkey_options() -> Response:
 
 
 @bp.post("/sign-in/two-factor/passkey")
-@limit(_limit, methods=["POST"], key_func=client_address)
-@limit(_limit, methods=["POST"], key_func=_pending_key, deduct_when=_failed)
+@limit(configured("SIGNIN_RATE_LIMIT"), methods=["POST"], key_func=client_address)
+@limit(
+    configured("SIGNIN_RATE_LIMIT"), methods=["POST"], key_func=_pending_key, deduct_when=_failed
+)
 def second_step_passkey() -> Response:
     """Finish a password sign-in with one of the account's passkeys."""
     user = pending_user()

@@ -38,19 +38,11 @@ from app.auth.user_sessions import revoke_sessions
 from app.extensions import db
 from app.forms import form_status, normalize_email
 from app.models.user import User
-from flask_bastion import client_address, csrf_rerender, limit
+from flask_bastion import client_address, configured, csrf_rerender, limit
 from flask_bastion.redirects import safe_next_path
 
 logger = logging.getLogger("bastion.auth")
 GENERIC_FAILURE = "Incorrect email or password."
-
-
-def _signin_limit() -> str:
-    return str(current_app.config["SIGNIN_RATE_LIMIT"])
-
-
-def _register_limit() -> str:
-    return str(current_app.config["REGISTER_RATE_LIMIT"])
 
 
 def _account_key() -> str:
@@ -79,7 +71,7 @@ def _redirect_after_sign_in() -> Response:
 
 
 @bp.route("/register", methods=["GET", "POST"])
-@limit(_register_limit, methods=["POST"], key_func=client_address)
+@limit(configured("REGISTER_RATE_LIMIT"), methods=["POST"], key_func=client_address)
 @csrf_rerender
 def register() -> Response | tuple[str, int]:
     """Start a registration: "check your inbox", whether or not the address is taken."""
@@ -96,8 +88,10 @@ def register() -> Response | tuple[str, int]:
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])
-@limit(_signin_limit, methods=["POST"], key_func=client_address)
-@limit(_signin_limit, methods=["POST"], key_func=_account_key, deduct_when=_failed)
+@limit(configured("SIGNIN_RATE_LIMIT"), methods=["POST"], key_func=client_address)
+@limit(
+    configured("SIGNIN_RATE_LIMIT"), methods=["POST"], key_func=_account_key, deduct_when=_failed
+)
 @csrf_rerender
 def sign_in() -> Response | tuple[str, int]:
     """Sign in; the same message for an unknown email and a wrong password."""
@@ -166,7 +160,7 @@ def account() -> Response:
 
 @bp.route("/account/password", methods=["GET", "POST"])
 @login_required
-@limit(_signin_limit, methods=["POST"])
+@limit(configured("SIGNIN_RATE_LIMIT"), methods=["POST"])
 @csrf_rerender
 def change_password() -> Response | tuple[str, int]:
     """Change the password (asks for the current one); signs out other sessions."""
@@ -192,7 +186,7 @@ def change_password() -> Response | tuple[str, int]:
 
 @bp.route("/account/delete", methods=["GET", "POST"])
 @login_required
-@limit(_signin_limit, methods=["POST"])
+@limit(configured("SIGNIN_RATE_LIMIT"), methods=["POST"])
 @csrf_rerender
 def delete_account() -> Response | tuple[str, int]:
     """Delete the account (soft delete, confirmed with the password), then sign out."""

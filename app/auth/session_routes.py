@@ -7,7 +7,7 @@ session number answers 404, as if it did not exist.
 
 from __future__ import annotations
 
-from flask import abort, current_app, flash, redirect, url_for
+from flask import abort, flash, redirect, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from werkzeug.wrappers import Response
@@ -18,11 +18,7 @@ from app.auth.security_log import log_event
 from app.auth.user_sessions import revoke_session, revoke_sessions
 from app.extensions import db
 from app.models.user_session import UserSession
-from flask_bastion import limit
-
-
-def _limit() -> str:
-    return str(current_app.config["SIGNIN_RATE_LIMIT"])
+from flask_bastion import configured, limit
 
 
 def _back() -> Response:
@@ -31,7 +27,7 @@ def _back() -> Response:
 
 @bp.post("/account/sessions/<id:session_id>/revoke")
 @login_required
-@limit(_limit, methods=["POST"])
+@limit(configured("SIGNIN_RATE_LIMIT"), methods=["POST"])
 def revoke_user_session(session_id: int) -> Response:
     """Sign out one of the signed-in user's sessions (its cookies stop working at once).
 
@@ -59,7 +55,7 @@ def revoke_user_session(session_id: int) -> Response:
 
 @bp.post("/account/sessions/revoke-others")
 @login_required
-@limit(_limit, methods=["POST"])
+@limit(configured("SIGNIN_RATE_LIMIT"), methods=["POST"])
 def revoke_other_sessions() -> Response:
     """Sign out every session of the signed-in user except this one."""
     count = revoke_sessions(current_user, keep=current_session())

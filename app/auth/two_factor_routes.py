@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import current_app, flash, make_response, redirect, render_template, url_for
+from flask import flash, make_response, redirect, render_template, url_for
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
@@ -44,13 +44,9 @@ from app.extensions import db
 from app.forms import form_status
 from app.models.base import utcnow
 from app.models.two_factor import TwoFactor
-from flask_bastion import csrf_rerender, limit
+from flask_bastion import configured, csrf_rerender, limit
 
 logger = logging.getLogger("bastion.auth")
-
-
-def _limit() -> str:
-    return str(current_app.config["SIGNIN_RATE_LIMIT"])
 
 
 def _no_store(page: str, status: int = 200) -> Response:
@@ -112,7 +108,7 @@ def two_factor() -> Response:
 
 @bp.post("/account/two-factor/start")
 @login_required
-@limit(_limit, methods=["POST"])
+@limit(configured("SIGNIN_RATE_LIMIT"), methods=["POST"])
 @csrf_rerender
 def two_factor_start() -> Response:
     """Begin the set-up: a new secret (not on until confirmed with a code)."""
@@ -128,7 +124,7 @@ def two_factor_start() -> Response:
 
 @bp.post("/account/two-factor/confirm")
 @login_required
-@limit(_limit, methods=["POST"])
+@limit(configured("SIGNIN_RATE_LIMIT"), methods=["POST"])
 @csrf_rerender
 def two_factor_confirm() -> Response:
     """Turn two-factor on once a code from the app is right; show the recovery codes once."""
@@ -151,7 +147,7 @@ def two_factor_confirm() -> Response:
 
 @bp.post("/account/two-factor/recovery-codes")
 @login_required
-@limit(_limit, methods=["POST"])
+@limit(configured("SIGNIN_RATE_LIMIT"), methods=["POST"])
 @csrf_rerender
 def two_factor_recovery_codes() -> Response:
     """Replace the recovery codes (needs a current code); the new ones are shown once."""
@@ -171,7 +167,7 @@ def two_factor_recovery_codes() -> Response:
 
 @bp.post("/account/two-factor/disable")
 @login_required
-@limit(_limit, methods=["POST"])
+@limit(configured("SIGNIN_RATE_LIMIT"), methods=["POST"])
 @csrf_rerender
 def two_factor_disable() -> Response:
     """Turn two-factor off: needs the password and a current code (or a recovery code)."""

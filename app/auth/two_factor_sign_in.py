@@ -36,7 +36,7 @@ from app.extensions import db
 from app.forms import form_status
 from app.models.user import User
 from app.visitors import has_sign_in_cookie
-from flask_bastion import client_address, csrf_rerender, limit
+from flask_bastion import client_address, configured, csrf_rerender, limit
 from flask_bastion.redirects import safe_next_path
 
 logger = logging.getLogger("bastion.auth")
@@ -128,13 +128,11 @@ def _failed(response: Response) -> bool:
     return not g.get("sign_in_succeeded", False)
 
 
-def _limit() -> str:
-    return str(current_app.config["SIGNIN_RATE_LIMIT"])
-
-
 @bp.route("/sign-in/two-factor", methods=["GET", "POST"])
-@limit(_limit, methods=["POST"], key_func=client_address)
-@limit(_limit, methods=["POST"], key_func=_pending_key, deduct_when=_failed)
+@limit(configured("SIGNIN_RATE_LIMIT"), methods=["POST"], key_func=client_address)
+@limit(
+    configured("SIGNIN_RATE_LIMIT"), methods=["POST"], key_func=_pending_key, deduct_when=_failed
+)
 @csrf_rerender
 def two_factor_sign_in() -> Response | tuple[str, int]:
     """The code step of sign-in (a TOTP code or a recovery code)."""
