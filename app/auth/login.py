@@ -80,6 +80,16 @@ def unauthorized() -> Response:
     return redirect(url_for("auth.sign_in", next=next_path))
 
 
+def sign_in_failed(response: Response) -> bool:
+    """``deduct_when`` of the per-account sign-in limits (password, code, passkey steps):
+    count the attempt unless it signed someone in.
+
+    Decided by the view (``g.sign_in_succeeded``), not by the redirect's status
+    code, which Flask is changing from 302 to 303.
+    """
+    return not g.get("sign_in_succeeded", False)
+
+
 def start_session(user: User, remember: bool = False) -> UserSession:
     """Sign ``user`` in on a fresh session (no session fixation: old contents are dropped).
 

@@ -29,12 +29,12 @@ from werkzeug.wrappers import Response
 
 from app.auth import bp
 from app.auth.confirmation import UNCONFIRMED, send_confirmation
-from app.auth.login import start_session
+from app.auth.login import sign_in_failed, start_session
 from app.auth.passkey_challenges import SECOND_STEP, SIGN_IN, UNKNOWN, PasskeyError
 from app.auth.passkey_routes import json_body, json_options, refusal
 from app.auth.passkeys import authentication_options, has_passkey, verify_assertion
 from app.auth.security_log import log_event
-from app.auth.two_factor_sign_in import pending_marker, pending_user
+from app.auth.two_factor_sign_in import pending_key, pending_marker, pending_user
 from app.extensions import db
 from app.models.user import User
 from flask_bastion import client_address, configured, limit
@@ -42,18 +42,6 @@ from flask_bastion.redirects import safe_next_path
 
 logger = logging.getLogger("bastion.auth")
 SIGN_IN_AGAIN = "Your sign-in has expired. Please sign in with your password again."
-
-
-def _pending_key() -> str:
-    """Rate-limit key of the account at the second step (the client address without one)."""
-    marker = pending_marker()
-    if marker is not None and "user" in marker:
-        return f"passkey-step:{marker['user']}"
-    return f"passkey-step:none:{client_address()}"
-
-
-def _failed(response: Response) -> bool:
-    return not g.get("sign_in_succeeded", False)
 
 
 def _signed_in(user: User, remember: bool, detail: str) -> Response:
@@ -124,7 +112,10 @@ def second_step_passkey_options() -> Response:
 @bp.post("/sign-in/two-factor/passkey")
 @limit(configured("SIGNIN_RATE_LIMIT"), methods=["POST"], key_func=client_address)
 @limit(
-    configured("SIGNIN_RATE_LIMIT"), methods=["POST"], key_func=_pending_key, deduct_when=_failed
+    configured("SIGNIN_RATE_LIMIT"),
+    methods=["POST"],
+    key_func=pending_key,
+    deduct_when=sign_in_failed,
 )
 def second_step_passkey() -> Response:
     """Finish a password sign-in with one of the account's passkeys."""

@@ -30,6 +30,7 @@ from app.auth.login import (
     end_session,
     find_live_user,
     password_hasher,
+    sign_in_failed,
     start_session,
 )
 from app.auth.security_log import log_event
@@ -48,15 +49,6 @@ GENERIC_FAILURE = "Incorrect email or password."
 def _account_key() -> str:
     """Rate-limit key of the account a sign-in attempt names (hashed email)."""
     return "account:" + account_tag(normalize_email(request.form.get("email")))
-
-
-def _failed(response: Response) -> bool:
-    """``deduct_when`` of the per-account limit: count the attempt unless it signed someone in.
-
-    Decided by the view (``g.sign_in_succeeded``), not by the redirect's status
-    code, which Flask is changing from 302 to 303.
-    """
-    return not g.get("sign_in_succeeded", False)
 
 
 def _next_path() -> str | None:
@@ -90,7 +82,10 @@ def register() -> Response | tuple[str, int]:
 @bp.route("/sign-in", methods=["GET", "POST"])
 @limit(configured("SIGNIN_RATE_LIMIT"), methods=["POST"], key_func=client_address)
 @limit(
-    configured("SIGNIN_RATE_LIMIT"), methods=["POST"], key_func=_account_key, deduct_when=_failed
+    configured("SIGNIN_RATE_LIMIT"),
+    methods=["POST"],
+    key_func=_account_key,
+    deduct_when=sign_in_failed,
 )
 @csrf_rerender
 def sign_in() -> Response | tuple[str, int]:

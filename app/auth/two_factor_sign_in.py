@@ -27,7 +27,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from app.auth import bp
-from app.auth.login import account_tag, start_session
+from app.auth.login import account_tag, sign_in_failed, start_session
 from app.auth.passkeys import has_passkey
 from app.auth.security_log import EVENT_LABELS, log_event
 from app.auth.two_factor import check_second_factor, is_enabled, remaining_recovery_codes
@@ -116,22 +116,22 @@ def pending_marker() -> dict | None:
     return marker if isinstance(marker, dict) else None
 
 
-def _pending_key() -> str:
-    """Rate-limit key of the account waiting for its code (the client address without one)."""
-    marker = session.get(_PENDING)
-    if isinstance(marker, dict) and "user" in marker:
+def pending_key() -> str:
+    """Rate-limit key of the account at the second step (its code or passkey): the
+    account of the pending marker, or the client address without one."""
+    marker = pending_marker()
+    if marker is not None and "user" in marker:
         return f"two-factor:{marker['user']}"
     return f"two-factor:none:{client_address()}"
-
-
-def _failed(response: Response) -> bool:
-    return not g.get("sign_in_succeeded", False)
 
 
 @bp.route("/sign-in/two-factor", methods=["GET", "POST"])
 @limit(configured("SIGNIN_RATE_LIMIT"), methods=["POST"], key_func=client_address)
 @limit(
-    configured("SIGNIN_RATE_LIMIT"), methods=["POST"], key_func=_pending_key, deduct_when=_failed
+    configured("SIGNIN_RATE_LIMIT"),
+    methods=["POST"],
+    key_func=pending_key,
+    deduct_when=sign_in_failed,
 )
 @csrf_rerender
 def two_factor_sign_in() -> Response | tuple[str, int]:
