@@ -30,10 +30,14 @@ immutable``.
 from __future__ import annotations
 
 import base64
+import fcntl
 import gzip
 import hashlib
 import os
 import re
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,7 +68,8 @@ def precompress(path: Path) -> list[Path]:
     gzip at level 9 with a zero timestamp (the same bytes on every build) and
     brotli at quality 11: compressed once per build, so the slowest, smallest
     settings cost nothing per request.  Each file is written to a temporary
-    name and renamed, so a server never reads half a file.
+    name of its own (``tempfile.mkstemp``) and renamed, so a server never
+    reads half a file and two builds never rename each other's work away.
     """
     data = path.read_bytes()
     written = []
@@ -73,9 +78,15 @@ def precompress(path: Path) -> list[Path]:
         (".br", brotli.compress(data, quality=11)),
     ):
         target = path.with_name(path.name + suffix)
-        partial = target.with_name(target.name + ".tmp")
-        partial.write_bytes(compressed)
-        os.replace(partial, target)
+        handle, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{target.name}.")
+        try:
+            with os.fdopen(handle, "wb") as file:
+                file.write(compressed)
+            os.chmod(partial, 0o644)  # mkstemp makes 0600; nginx's user must read it
+            os.replace(partial, target)
+        except BaseException:
+            Path(partial).unlink(missing_ok=True)
+            raise
         written.append(target)
     return written
 
@@ -160,10 +171,29 @@ class AssetRegistry:
         self._cache: dict[str, BuiltAsset] = {}
 
     def build(self) -> None:
-        """Build every bundle whose sources changed (or that was never built)."""
+        """Build every bundle whose sources changed (or that was never built).
+
+        Call it inside :meth:`build_lock` when other processes may build too.
+        """
         for bundle in self.env:
             bundle.build()
         self._cache.clear()
+
+    @contextmanager
+    def build_lock(self) -> Iterator[None]:
+        """Hold an exclusive lock on ``dist/.build.lock`` (``flock(2)``) for a build.
+
+        Processes that start together on a clean checkout (the test workers,
+        servers started with ``ASSETS_BUILD_ON_START``) would otherwise write
+        the same bundle and webassets' ``manifest.json`` at the same time and
+        read each other's half-written files.  The lock is released when its
+        file is closed, also when the process dies.
+        """
+        dist = self.static_folder / "dist"
+        dist.mkdir(parents=True, exist_ok=True)
+        with open(dist / ".build.lock", "ab") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
 
     def resolve(self, name: str) -> BuiltAsset:
         """Return the built file of bundle ``name``.
@@ -207,6 +237,13 @@ class AssetRegistry:
         return self.resolve(name).integrity
 
 
+def resolve_all(registry: AssetRegistry, require_built: bool) -> None:
+    """Resolve every bundle now when ``require_built`` (see :func:`init_assets`)."""
+    if require_built:
+        for name in make_bundles():
+            registry.resolve(name)
+
+
 def init_assets(app: Flask, require_built: bool = True) -> AssetRegistry:
     """Create this app's Flask-Assets environment, its bundles and template helpers.
 
@@ -234,10 +271,11 @@ def init_assets(app: Flask, require_built: bool = True) -> AssetRegistry:
     if not live:
         with app.app_context():
             if app.config.get("ASSETS_BUILD_ON_START"):
-                registry.build()
-            if require_built:
-                for name in make_bundles():
-                    registry.resolve(name)
+                with registry.build_lock():  # resolve too: the manifest is rewritten by builds
+                    registry.build()
+                    resolve_all(registry, require_built)
+            else:
+                resolve_all(registry, require_built)
 
     max_age = int(app.config["STATIC_IMMUTABLE_MAX_AGE"])
 

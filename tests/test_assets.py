@@ -102,3 +102,54 @@ def test_fast_asset_urls_equal_url_for(prefix):
         for name in ("vendor_css", "custom_css", "nojs_css", "vendor_js", "custom_js"):
             assert registry.url_cached(name) == registry.url(name)
             assert registry.url_cached(name).startswith(f"{prefix}/static/dist/")
+
+
+BUILD_IN_A_FRESH_FOLDER = """
+import sys
+from pathlib import Path
+from flask import Flask
+from app.assets import init_assets
+
+static = Path(sys.argv[1])
+app = Flask("built", static_folder=str(static))
+app.config.update(
+    ASSETS_AUTO_BUILD=False, ASSETS_DEBUG=False, ASSETS_URL_EXPIRE=False, ASSETS_CACHE=False,
+    ASSETS_MANIFEST="precompressed-json:dist/manifest.json", ASSETS_BUILD_ON_START=True,
+    STATIC_IMMUTABLE_MAX_AGE=60,
+)
+registry = init_assets(app)
+print(registry.resolve("vendor_js").filename)
+"""
+
+
+def test_processes_building_the_same_folder_at_once_all_start(tmp_path):
+    """The test workers (and any servers) started on a clean clone build together.
+
+    CI once failed here: two pytest-xdist workers built ``dist/`` at the same
+    time, and one renamed the other's half-written ``.gz`` away.
+    """
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    static = tmp_path / "static"
+    shutil.copytree(Path("app/static/src"), static / "src")
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", BUILD_IN_A_FRESH_FOLDER, str(static)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(6)
+    ]
+    results = [(proc.wait(timeout=60), *proc.communicate()) for proc in procs]
+    for code, _out, err in results:
+        assert code == 0, err[-2000:]
+    names = {out.strip() for _code, out, _err in results}
+    assert len(names) == 1, names
+    built = static / names.pop()
+    assert built.with_name(built.name + ".gz").is_file()
+    assert built.with_name(built.name + ".br").is_file()
+    assert not list((static / "dist").glob("*.tmp")), "no half-written file left behind"
