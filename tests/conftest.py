@@ -62,6 +62,41 @@ class MemoryBytecodeCache(BytecodeCache):
 TEMPLATE_CACHE = MemoryBytecodeCache()
 
 
+def share_url_builders() -> None:
+    """Let every test app reuse Werkzeug's URL builder functions for equal rules.
+
+    Werkzeug compiles two Python functions per URL rule (``Rule._compile_builder``,
+    through ``ast`` and ``compile``) when a rule joins an app's map: over half of
+    the 40 ms ``create_app`` takes, paid again by each of the suite's ~1,400
+    apps.  The function depends only on the rule's text, its parsed parts, its
+    defaults and ``append_unknown``; converters are looked up on the bound rule
+    when a URL is built, so one function serves every app.  Tests only: a
+    private Werkzeug method, so if it ever changes shape the suite runs
+    unpatched (slower, not wrong).
+    """
+    from werkzeug.routing.rules import Rule
+
+    compile_builder = getattr(Rule, "_compile_builder", None)
+    if compile_builder is None or getattr(compile_builder, "shared", False):
+        return
+    builders: dict[tuple[Any, ...], Any] = {}
+
+    def shared_builder(rule: Rule, append_unknown: bool = True) -> Any:
+        converters = tuple((name, type(c).__name__) for name, c in rule._converters.items())
+        defaults = tuple(sorted((k, repr(v)) for k, v in (rule.defaults or {}).items()))
+        key = (rule.rule, tuple(rule._trace), converters, defaults, append_unknown)
+        builder = builders.get(key)
+        if builder is None:
+            builder = builders[key] = compile_builder(rule, append_unknown)
+        return builder
+
+    shared_builder.shared = True  # type: ignore[attr-defined]
+    Rule._compile_builder = shared_builder  # type: ignore[method-assign]
+
+
+share_url_builders()
+
+
 def make_app(**settings: Any) -> Flask:
     """Create a testing app with ``settings`` on top of :data:`BASE_SETTINGS`."""
     application = create_app({**BASE_SETTINGS, **settings})
