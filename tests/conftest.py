@@ -1,6 +1,7 @@
 """Fixtures: ``app`` (configured by ``@pytest.mark.settings``), ``client``, ``runner``.
 
-Each test gets a fresh application on an in-memory SQLite database (tables
+Each test gets an application with empty tables on an in-memory SQLite database
+(made once per worker and settings, see :func:`app`; tables
 created from the models; the migrations are tested separately, on SQLite and
 PostgreSQL).  ``@pytest.mark.settings(KEY=value, ...)`` overrides config keys,
 in the manner of Flask-Security-Too's test suite.
@@ -24,6 +25,7 @@ from sqlalchemy.pool import StaticPool
 
 from app import create_app
 from app.extensions import db
+from flask_bastion.counters import MemoryCounters
 from tests.services import POSTGRES_URL, REDIS_URL, TEST_KEY_PREFIX, port_open, require_service
 
 BASE_SETTINGS: dict[str, Any] = {
@@ -125,19 +127,87 @@ def app_with_tables(**settings: Any) -> Iterator[Flask]:
             db.engine.dispose()
 
 
+#: Apps kept for the next test with the same settings (this worker's), by their settings.
+SHARED_APPS: dict[str, tuple[Flask, Any]] = {}
+
+
+def app_shape(application: Flask) -> Any:
+    """What a test could change in ``application`` beyond its rows and its caches.
+
+    Its config (each value's ``repr``, so a list changed in place shows, and an
+    object replaced shows by its address), its routes, hooks, handlers,
+    template globals and extensions.
+    """
+    config = {name: repr(value) for name, value in application.config.items()}
+    hooks = (
+        application.before_request_funcs,
+        application.after_request_funcs,
+        application.teardown_request_funcs,
+        application.teardown_appcontext_funcs,
+        application.url_value_preprocessors,
+        application.url_default_functions,
+        application.template_context_processors,
+        application.error_handler_spec,
+    )
+    return (
+        config,
+        sorted((rule.rule, rule.endpoint) for rule in application.url_map.iter_rules()),
+        sorted(application.view_functions),
+        repr(hooks),
+        sorted(application.jinja_env.globals),
+        sorted(application.jinja_env.filters),
+        {name: id(value) for name, value in application.extensions.items()},
+        (id(application.session_interface), id(application.jinja_env)),
+    )
+
+
+def forget_state(application: Flask) -> None:
+    """Empty ``application``'s tables, mail outbox, rate-limit counters and page caches."""
+    application.extensions.pop("mail_outbox", None)
+    for name in ("bastion.page_cache", "bastion.story_cards", "bastion.url_cache"):
+        cache = application.extensions.get(name)
+        if cache is not None:
+            cache.entries.clear()
+    counters = getattr(application.extensions.get("bastion.limiter"), "counters", None)
+    if isinstance(counters, MemoryCounters):
+        counters.reset()
+    with application.app_context():
+        db.session.remove()
+        empty_tables()
+        db.session.remove()
+
+
 @pytest.fixture
 def app(request: pytest.FixtureRequest) -> Iterator[Flask]:
-    """A fresh app with its tables, configured by the test's ``settings`` markers."""
+    """An app with empty tables, configured by the test's ``settings`` markers.
+
+    Creating an app costs more than most tests, so an app goes on to the next
+    test with the same settings when the test changed nothing of it but rows,
+    mail, counters and caches (:func:`app_shape`), which :func:`forget_state`
+    empties; any other change (a setting, a route, a hook) retires it.  A test
+    that adds routes (Flask refuses them once an app has served a request) is
+    marked ``@pytest.mark.own_app`` and gets a new app, which no test reuses.
+    """
     settings: dict[str, Any] = {}
     for marker in reversed(list(request.node.iter_markers("settings"))):
         settings.update(marker.kwargs)
-    application = make_app(**settings)
-    with application.app_context():
-        db.create_all()
+    key = repr(sorted(settings.items()))
+    own = request.node.get_closest_marker("own_app") is not None
+    application, shape = (None, None) if own else SHARED_APPS.pop(key, (None, None))
+    if application is None:
+        application = make_app(**settings)
+        with application.app_context():
+            db.create_all()
+        shape = app_shape(application)
     yield application
     with application.app_context():
         db.session.remove()
-        db.engine.dispose()
+    if not own and app_shape(application) == shape:
+        forget_state(application)
+        SHARED_APPS[key] = (application, shape)
+    else:
+        with application.app_context():
+            db.engine.dispose()
 
 
 @pytest.fixture

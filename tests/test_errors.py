@@ -7,6 +7,9 @@ from flask import abort
 
 from tests.helpers import problem
 
+#: These tests add routes to their app (tests/conftest.py, ``app``).
+pytestmark = pytest.mark.own_app
+
 LEAKS = ("Traceback", 'File "', "werkzeug", "sqlalchemy", "RuntimeError", "secret-detail")
 
 

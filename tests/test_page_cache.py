@@ -173,6 +173,7 @@ def test_a_visitor_with_a_session_gets_their_own_page(app, clock):
     assert "Only for this visitor." not in renders_for(app, app.test_client(), "/")[0].text
 
 
+@pytest.mark.own_app
 def test_a_page_that_writes_the_session_is_not_kept(app, clock):
     renders = []
 

@@ -10,6 +10,9 @@ from flask import Flask, jsonify, redirect, request, url_for
 
 from tests.conftest import make_app
 
+#: These tests add routes to their app (tests/conftest.py, ``app``).
+pytestmark = pytest.mark.own_app
+
 SPOOFED = {
     "X-Forwarded-For": "203.0.113.9",
     "X-Forwarded-Proto": "https",

@@ -174,6 +174,7 @@ def test_blocked_user_agent_is_logged_with_403(client, caplog):
     assert line["user_agent"] == "nikto/2.5"
 
 
+@pytest.mark.own_app
 @pytest.mark.settings(PROPAGATE_EXCEPTIONS=False)
 @pytest.mark.parametrize("accept", ["text/html", "application/json"])
 def test_server_error_is_logged_at_error_without_leaking(app, caplog, accept):
@@ -191,6 +192,7 @@ def test_server_error_is_logged_at_error_without_leaking(app, caplog, accept):
     assert line["request_id"] in response.text
 
 
+@pytest.mark.own_app
 @pytest.mark.settings(PROPAGATE_EXCEPTIONS=False)
 def test_server_error_traceback_carries_the_request_id(app, caplog):
     add_boom(app)

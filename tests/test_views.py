@@ -140,6 +140,7 @@ class DraftEditor(UpdateView):
         return f"/drafts/{story.id}"
 
 
+@pytest.mark.own_app
 def test_get_query_takes_the_url_values_and_can_view_hides_rows(app):
     app.add_url_rule("/by/<int:author_id>", view_func=StoriesBy.as_view("by"))
     app.add_url_rule("/titled/<title>", view_func=StoryByTitle.as_view("titled"))
@@ -158,6 +159,7 @@ def test_get_query_takes_the_url_values_and_can_view_hides_rows(app):
     assert client.get("/titled/Nothing").status_code == 404
 
 
+@pytest.mark.own_app
 def test_can_edit_decides_what_is_forbidden(app):
     app.add_url_rule("/drafts/<int:id>", view_func=DraftEditor.as_view("drafts"))
     author = make_user(app)
@@ -186,6 +188,7 @@ class AnyoneDeletes(DeleteView):
         return "/"
 
 
+@pytest.mark.own_app
 def test_default_permissions_allow_everyone(app):
     app.add_url_rule("/wipe/<int:id>", view_func=AnyoneDeletes.as_view("wipe"))
     story_id = make_story(app, make_user(app))
@@ -251,6 +254,7 @@ def test_profile_is_three_queries_however_many_stories(app):
 # --- pagination ---------------------------------------------------------------
 
 
+@pytest.mark.own_app
 def test_per_page_is_capped(app):
     class Everything(ListView):
         model = Story
