@@ -339,8 +339,9 @@ def test_failed_sign_ins_are_counted_per_account_in_redis(redis_url, monkeypatch
     keys = redis.Redis.from_url(redis_url).keys(f"*{settings['RATELIMIT_KEY_PREFIX']}*")
     ttls = [redis.Redis.from_url(redis_url).ttl(key) for key in keys]
     assert ttls
-    # -2: a one-second window's key that expired between KEYS and TTL (a loaded machine).
-    assert all(0 < ttl <= 3600 for ttl in ttls if ttl != -2), "every counter expires"
+    # A one-second window's key may have under half a second left (TTL rounds it to 0)
+    # or be gone (-2) by the time TTL asks on a loaded machine; -1 (no expiry) is the bug.
+    assert all(0 <= ttl <= 3600 for ttl in ttls if ttl != -2), f"every counter expires: {ttls}"
     redis.Redis.from_url(redis_url).delete(*keys)
 
 
