@@ -2,7 +2,7 @@
 
 The relationship and join tests use scratch models on their own declarative
 base (not ``db.Model``), so the migrations' autogenerate comparison never sees
-them; their tables, like the app's, are created and dropped around each test.
+them; their tables, like the app's, are made once per database and emptied after each test.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from sqlalchemy.orm import (
 from app.extensions import db
 from app.models import INCLUDE_DELETED, SoftDeleteMixin, utcnow
 from app.models.user import User
-from tests.conftest import make_app
+from tests.conftest import empty_tables, make_app
 
 WITH_DELETED = {INCLUDE_DELETED: True}
 
@@ -50,9 +50,11 @@ class Book(SoftDeleteMixin, ScratchBase):
     author: Mapped[Author] = relationship(back_populates="books")
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def db_app(request: pytest.FixtureRequest) -> Iterator[Flask]:
-    """An app (inside its context) with the app's and the scratch tables, dropped afterwards."""
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def tables_app(request: pytest.FixtureRequest) -> Iterator[Flask]:
+    """An app with the app's and the scratch tables (made once per database), dropped afterwards."""
     if request.param == "sqlite":
         application = make_app()
     else:
@@ -61,13 +63,26 @@ def db_app(request: pytest.FixtureRequest) -> Iterator[Flask]:
     with application.app_context():
         db.create_all()
         ScratchBase.metadata.create_all(db.engine)
+    yield application
+    with application.app_context():
+        db.session.remove()
+        ScratchBase.metadata.drop_all(db.engine)
+        db.drop_all()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def db_app(tables_app: Flask) -> Iterator[Flask]:
+    """:func:`tables_app` inside its context, every row deleted afterwards."""
+    with tables_app.app_context():
         try:
-            yield application
+            yield tables_app
         finally:
             db.session.remove()
-            ScratchBase.metadata.drop_all(db.engine)
-            db.drop_all()
-            db.engine.dispose()
+            for table in reversed(ScratchBase.metadata.sorted_tables):
+                db.session.execute(table.delete())
+            db.session.commit()
+            empty_tables()
 
 
 @pytest.fixture
