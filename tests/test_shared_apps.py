@@ -47,8 +47,11 @@ def test_an_app_a_test_changed_is_not_shared():
 
 def changed_app_is_not_shared(app):
     shape = app_shape(app)
-    app.test_client().get("/")
-    assert app_shape(app) == shape, "serving requests changes nothing that counts"
+    client = app.test_client()
+    for path in ("/", "/no-such-page", "/readyz", "/api/v1/no-such-thing"):
+        client.get(path)
+    forget_state(app)
+    assert app_shape(app) == shape, "serving requests and errors changes nothing that counts"
 
     app.config["TRUSTED_HOSTS"].append("example.com")
     assert app_shape(app) != shape, "a setting changed in place"
