@@ -127,8 +127,11 @@ def close_session_quietly(error: BaseException | None = None) -> None:
     ``teardown_appcontext`` (which then finds nothing to close).  Rolling back
     on a connection the server just closed raises ``OperationalError``; Flask
     would let that escape and gunicorn would answer a bare 500 in place of
-    the response the view already made.
+    the response the view already made.  A request that never used the
+    database (a health check, a kept page) has no session to close.
     """
+    if not db.session.registry.has():
+        return
     try:
         db.session.remove()
     except SQLAlchemyError as failure:

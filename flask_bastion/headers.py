@@ -53,6 +53,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app, g, redirect, request
+from werkzeug.datastructures import Headers
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -70,6 +71,31 @@ def no_https_redirect(view: F) -> F:
     """
     setattr(view, NO_HTTPS_REDIRECT, True)
     return view
+
+
+def add_vary(headers: Headers, name: str) -> None:
+    """Add the request header ``name`` to the response's ``Vary`` unless it is listed.
+
+    The result of Werkzeug's ``response.vary.add(name)`` (RFC 9110, section
+    12.5.5: a comma-separated list of request header names, compared without
+    regard to case; ``*`` already covers every name), reached without parsing
+    ``Vary`` into a ``HeaderSet`` and writing it back, and without the
+    ``KeyError`` that Werkzeug raises and catches when the header is missing.
+    Every response passes here once or twice (Flask-Compress, the session).
+
+    :param headers: the response's headers, changed in place.
+    :param name: a request header name, such as ``"Cookie"``.
+    """
+    values = headers.getlist("Vary")
+    if not values:
+        headers.add("Vary", name)
+        return
+    wanted = name.lower()
+    for value in values:
+        for item in value.split(","):
+            if item.strip().lower() in (wanted, "*"):
+                return
+    headers.set("Vary", ", ".join([*values, name]))
 
 
 class ContentSecurityPolicy:

@@ -19,6 +19,8 @@ from flask import Flask, Request, Response
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 from itsdangerous import URLSafeTimedSerializer
 
+from .headers import add_vary
+
 
 class CachedSerializerSessionInterface(SecureCookieSessionInterface):
     """``SecureCookieSessionInterface`` that reuses its serializer between requests."""
@@ -50,9 +52,10 @@ class CachedSerializerSessionInterface(SecureCookieSessionInterface):
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
         """Flask's ``save_session``, without reading seven cookie settings for an empty
         session that nothing changed (no cookie came, none goes): then only
-        ``Vary: Cookie`` is added, when the session was read, as Flask does."""
+        ``Vary: Cookie`` is added, when the session was read, as Flask does
+        (Flask-Login reads it on every response)."""
         if not session and not session.modified:
             if session.accessed:
-                response.vary.add("Cookie")
+                add_vary(response.headers, "Cookie")
             return
         super().save_session(app, session, response)

@@ -84,3 +84,64 @@ def test_a_compressed_etag_answers_304(app, people, client):
     assert again.data == b""
     other = client.get("/api/v1/stories", headers={**br, "If-None-Match": '"other:br"'})
     assert other.status_code == 200
+
+
+def compression_app():
+    """A bare Flask app with flask_bastion's compression and nothing else."""
+    from flask import Flask, Response
+
+    from flask_bastion.compression import init_compression
+
+    app = Flask("compression")
+    app.config["COMPRESS_EVALUATE_CONDITIONAL_REQUEST"] = False  # flask_bastion's default
+    compress = init_compression(app)
+    size = app.config["COMPRESS_MIN_SIZE"]
+
+    @app.get("/bytes/<int:count>")
+    def some_bytes(count: int) -> Response:
+        return Response(b"a" * count, headers={"Vary": "Origin"}, mimetype="text/html")
+
+    @app.get("/dated")
+    def dated() -> Response:
+        response = Response("x" * (2 * size), mimetype="text/html")
+        response.headers["Last-Modified"] = "Mon, 07 Dec 2026 10:00:00 GMT"
+        return response
+
+    return app, compress, size
+
+
+def test_a_response_below_the_minimum_size_is_sent_as_is_with_vary():
+    app, _, size = compression_app()
+    client = app.test_client()
+    small = client.get(f"/bytes/{size - 1}", headers={"Accept-Encoding": "br"})
+    assert "Content-Encoding" not in small.headers
+    assert small.data == b"a" * (size - 1)
+    assert small.headers.getlist("Vary") == ["Origin, Accept-Encoding"]
+    enough = client.get(f"/bytes/{size}", headers={"Accept-Encoding": "br"})
+    assert enough.headers["Content-Encoding"] == "br"
+    assert brotli.decompress(enough.data) == b"a" * size
+    assert enough.headers.getlist("Vary") == ["Origin, Accept-Encoding"]
+
+
+def test_last_modified_alone_makes_a_response_conditional():
+    app, _, _ = compression_app()
+    client = app.test_client()
+    first = client.get("/dated", headers={"Accept-Encoding": "gzip"})
+    assert first.status_code == 200
+    assert first.headers["Content-Encoding"] == "gzip"
+    again = client.get(
+        "/dated",
+        headers={"Accept-Encoding": "gzip", "If-Modified-Since": first.headers["Last-Modified"]},
+    )
+    assert again.status_code == 304
+    assert again.data == b""
+    older = client.get("/dated", headers={"If-Modified-Since": "Sun, 06 Dec 2026 10:00:00 GMT"})
+    assert older.status_code == 200
+
+
+def test_healthz_is_small_uncompressed_and_varies_on_encoding(client):
+    response = client.get("/healthz", headers={"Accept-Encoding": "br, gzip"})
+    assert response.data == b'{"status":"ok"}\n'
+    assert response.headers["Content-Type"] == "application/json"
+    assert "Content-Encoding" not in response.headers
+    assert response.headers.getlist("Vary") == ["Accept-Encoding, Cookie"]

@@ -194,3 +194,27 @@ def test_a_malformed_cross_origin_resource_policy_refuses_to_start():
     app.config.update(SECRET_KEY="k" * 32, CROSS_ORIGIN_RESOURCE_POLICY="same-orign")
     with pytest.raises(ValueError, match="CROSS_ORIGIN_RESOURCE_POLICY"):
         Bastion(app)
+
+
+@pytest.mark.parametrize(
+    ("before", "name", "after"),
+    [
+        ([], "Cookie", ["Cookie"]),
+        (["Accept-Encoding"], "Cookie", ["Accept-Encoding, Cookie"]),
+        (["Accept-Encoding, cookie"], "Cookie", ["Accept-Encoding, cookie"]),
+        (["Origin", "Accept-Encoding"], "accept-encoding", ["Origin", "Accept-Encoding"]),
+        (["Origin", "Accept-Language"], "Cookie", ["Origin, Accept-Language, Cookie"]),
+        (["*"], "Cookie", ["*"]),
+        (["Cookies"], "Cookie", ["Cookies, Cookie"]),
+    ],
+)
+def test_add_vary_lists_a_request_header_once(before, name, after):
+    """RFC 9110, 12.5.5: names compared without case; ``*`` covers all; no duplicates."""
+    from werkzeug.datastructures import Headers
+
+    from flask_bastion.headers import add_vary
+
+    headers = Headers([("Content-Type", "text/plain")] + [("Vary", value) for value in before])
+    add_vary(headers, name)
+    assert headers.getlist("Vary") == after
+    assert headers["Content-Type"] == "text/plain"

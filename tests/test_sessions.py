@@ -81,3 +81,15 @@ def test_empty_sessions_answer_as_in_flask():
     assert cleared.headers["Set-Cookie"].startswith("session=;")
     assert client.get_cookie("session") is None
     assert client.get("/get").get_data(as_text=True) == "none new=False"
+
+
+def test_a_read_session_adds_cookie_to_a_vary_the_view_set():
+    app = session_app()
+
+    @app.get("/varied")
+    def varied() -> tuple[str, dict[str, str]]:
+        session.get("value")
+        return "varied", {"Vary": "Origin"}
+
+    response = app.test_client().get("/varied")
+    assert response.headers.getlist("Vary") == ["Origin, Cookie"]
