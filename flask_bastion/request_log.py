@@ -121,4 +121,14 @@ class RequestLogMiddleware:
             record["error"] = str(environ[LOG_ERROR_ENVIRON_KEY])
         level = logging.ERROR if status >= 500 else logging.INFO
         if logger.isEnabledFor(level):
-            logger.log(level, _encode(record))
+            # makeRecord + handle is what Logger.log does, less findCaller's walk up
+            # the stack: the caller is always this function.
+            logger.handle(
+                logger.makeRecord(
+                    logger.name, level, __file__, _LOG_LINE, _encode(record), None, None, "_log"
+                )
+            )
+
+
+#: The line the request log's records name as their source (``%(lineno)d``).
+_LOG_LINE = RequestLogMiddleware._log.__code__.co_firstlineno

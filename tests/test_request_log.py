@@ -70,6 +70,11 @@ def test_one_json_line_with_every_field(client, caplog):
     assert line["user_agent"] == "TestAgent/1.0"
     assert HEX32.match(line["request_id"])
     assert response.headers["X-Request-ID"] == line["request_id"]
+    (record,) = request_records(caplog)
+    assert record.levelno == logging.INFO
+    assert record.pathname.endswith("request_log.py")  # %(pathname)s names the middleware
+    assert record.funcName == "_log"
+    assert record.lineno > 1
 
 
 def test_each_request_gets_its_own_line_and_id(client, caplog):
