@@ -324,7 +324,9 @@ def redis_url() -> str:
 
 @pytest.fixture(scope="session", autouse=True)
 def _no_redis_keys_left_behind() -> Iterator[None]:
-    """The run leaves no rate-limit keys in the shared Redis (tests prefix theirs)."""
+    """The run leaves no keys in the shared Redis: tests prefix theirs (rate limits, job
+    queues), and RQ's own unprefixed keys lose what names ours: the set of queue names
+    (``rq:queues``; Redis drops it once empty) and the records of stopped workers."""
     yield
     if port_open(REDIS_URL):
         import redis
@@ -333,6 +335,18 @@ def _no_redis_keys_left_behind() -> Iterator[None]:
         keys = list(client.scan_iter(match=f"*{TEST_KEY_PREFIX}*", count=1000))
         if keys:
             client.delete(*keys)
+        ours = TEST_KEY_PREFIX.encode()
+        queues = [name for name in client.smembers("rq:queues") if ours in name]
+        if queues:
+            client.srem("rq:queues", *queues)
+        # A stopped RQ worker's record lives on for a minute; ours name our queues.
+        workers = [
+            key
+            for key in client.scan_iter(match="rq:worker:*", count=1000)
+            if ours in (client.hget(key, "queues") or b"")
+        ]
+        if workers:
+            client.delete(*workers)
 
 
 def empty_tables() -> None:
