@@ -94,7 +94,7 @@ def compression_app():
 
     app = Flask("compression")
     app.config["COMPRESS_EVALUATE_CONDITIONAL_REQUEST"] = False  # flask_bastion's default
-    compress = init_compression(app)
+    init_compression(app)
     size = app.config["COMPRESS_MIN_SIZE"]
 
     @app.get("/bytes/<int:count>")
@@ -107,11 +107,11 @@ def compression_app():
         response.headers["Last-Modified"] = "Mon, 07 Dec 2026 10:00:00 GMT"
         return response
 
-    return app, compress, size
+    return app, size
 
 
 def test_a_response_below_the_minimum_size_is_sent_as_is_with_vary():
-    app, _, size = compression_app()
+    app, size = compression_app()
     client = app.test_client()
     small = client.get(f"/bytes/{size - 1}", headers={"Accept-Encoding": "br"})
     assert "Content-Encoding" not in small.headers
@@ -124,7 +124,7 @@ def test_a_response_below_the_minimum_size_is_sent_as_is_with_vary():
 
 
 def test_last_modified_alone_makes_a_response_conditional():
-    app, _, _ = compression_app()
+    app, _ = compression_app()
     client = app.test_client()
     first = client.get("/dated", headers={"Accept-Encoding": "gzip"})
     assert first.status_code == 200
